@@ -1,0 +1,36 @@
+"""mfflow: exact training dynamics of overparameterized matrix factorization.
+
+The public API is re-exported here; import ``mfflow`` and nothing deeper.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .closed_form import Trajectory as Trajectory
+from .closed_form import closed_form as closed_form
+from .linalg import eigh_descending as eigh_descending
+from .problems import gaussian_init as gaussian_init
+from .problems import low_rank_init as low_rank_init
+from .problems import make_target as make_target
+from .problems import orthogonal_init as orthogonal_init
+from .problems import random_orthogonal as random_orthogonal
+from .problems import spectral_init as spectral_init
+
+try:
+    __version__ = version("mfflow")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Trajectory",
+    "__version__",
+    "closed_form",
+    "eigh_descending",
+    "gaussian_init",
+    "low_rank_init",
+    "make_target",
+    "orthogonal_init",
+    "random_orthogonal",
+    "spectral_init",
+]

@@ -1,0 +1,158 @@
+"""Seeded, reproducible targets ``Y`` and initialization shapes ``U0``.
+
+The initialization scale is kept apart from the shape, as in the paper: gradient flow starts
+from ``U(0) = sqrt(alpha) U0``, so every helper here returns a *shape* ``U0`` and never an alpha.
+Every helper takes ``seed`` (an int or a :class:`numpy.random.Generator`) and is deterministic
+given it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .linalg import eigh_descending
+from .validation import as_positive_int, as_symmetric
+
+__all__ = [
+    "gaussian_init",
+    "low_rank_init",
+    "make_target",
+    "orthogonal_init",
+    "random_orthogonal",
+    "spectral_init",
+]
+
+Seed = int | np.random.Generator | None
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def random_orthogonal(n: int, seed: Seed = 0) -> NDArray[np.float64]:
+    """A Haar-distributed random orthogonal matrix ``(n, n)``.
+
+    QR of a Gaussian matrix with the signs of ``diag(R)`` folded into ``Q`` (Mezzadri 2007).
+    """
+    n = as_positive_int(n, "n")
+    z = _rng(seed).standard_normal((n, n))
+    q, r = np.linalg.qr(z)
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+def make_target(spectrum: ArrayLike, n: int | None = None, seed: Seed = 0) -> NDArray[np.float64]:
+    """A symmetric target ``Y = Q diag(spectrum, 0, ..., 0) Q^T`` in a random orthogonal basis.
+
+    Parameters
+    ----------
+    spectrum : (K,) array
+        Eigenvalues of ``Y``; any signs (negative values give an indefinite target).
+    n : int, optional
+        Size of ``Y``; ``n >= K``, padded with zero eigenvalues (rank-deficient ``Y``).
+        Defaults to ``K``.
+    seed : int or Generator
+        Seed of the random basis ``Q``.
+
+    Returns
+    -------
+    Y : (n, n) array
+        Exactly symmetric.
+
+    Examples
+    --------
+    >>> Y = make_target([5.0, 3.0, 1.0], n=6, seed=1)   # rank 3, n = 6
+    >>> Y.shape
+    (6, 6)
+    """
+    spec = np.asarray(spectrum, dtype=np.float64)
+    if spec.ndim != 1 or spec.size == 0:
+        raise ValueError(f"spectrum: expected a non-empty 1-D array, got shape {spec.shape}")
+    if not np.all(np.isfinite(spec)):
+        raise ValueError("spectrum: expected finite values, got NaN or infinity")
+    k = spec.size
+    n = k if n is None else as_positive_int(n, "n")
+    if n < k:
+        raise ValueError(f"n: expected n >= len(spectrum) = {k}, got {n}")
+    full = np.zeros(n)
+    full[:k] = spec
+    q = random_orthogonal(n, seed)
+    y = (q * full) @ q.T
+    return 0.5 * (y + y.T)
+
+
+def gaussian_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
+    """Gaussian shape ``U0`` ``(n, r)`` with i.i.d. ``N(0, 1/r)`` entries, so ``E[U0 U0^T] = I_n``."""
+    n = as_positive_int(n, "n")
+    r = as_positive_int(r, "r")
+    return _rng(seed).standard_normal((n, r)) / np.sqrt(r)
+
+
+def orthogonal_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
+    """Shape ``U0`` ``(n, r)`` with orthonormal columns (``r <= n``) or rows (``r >= n``).
+
+    For ``r >= n``, ``U0 U0^T = I_n``; for ``r < n``, ``U0 U0^T`` is a random rank-r projector.
+    """
+    n = as_positive_int(n, "n")
+    r = as_positive_int(r, "r")
+    m = max(n, r)
+    q = random_orthogonal(m, seed)
+    return q[:n, :r]
+
+
+def low_rank_init(n: int, r: int, rank: int, seed: Seed = 0) -> NDArray[np.float64]:
+    """Gaussian shape ``U0`` ``(n, r)`` of exact rank ``rank <= min(n, r)`` (singular ``W0``).
+
+    ``U0 = A B / sqrt(rank)`` with ``A`` ``(n, rank)`` and ``B`` ``(rank, r)`` Gaussian.
+    """
+    n = as_positive_int(n, "n")
+    r = as_positive_int(r, "r")
+    rank = as_positive_int(rank, "rank")
+    if rank > min(n, r):
+        raise ValueError(f"rank: expected rank <= min(n, r) = {min(n, r)}, got {rank}")
+    rng = _rng(seed)
+    a = rng.standard_normal((n, rank))
+    b = rng.standard_normal((rank, r))
+    return a @ b / np.sqrt(rank * r)
+
+
+def spectral_init(
+    Y: ArrayLike, scales: ArrayLike | float = 1.0, r: int | None = None, seed: Seed = None
+) -> NDArray[np.float64]:
+    """Spectral shape: ``U0 = Phi diag(sqrt(s)) E V^T`` so that ``Phi^T U0 U0^T Phi = diag(s)``.
+
+    Parameters
+    ----------
+    Y : (n, n) array
+        Symmetric target with eigenvectors ``Phi`` (eigenvalues descending).
+    scales : float or (n,) array
+        Per-mode scales ``s_i >= 0`` (the diagonal of ``W~0``), ordered like the eigenvalues of
+        ``Y`` (descending). A scalar applies to every mode.
+    r : int, optional
+        Number of columns; defaults to ``n``. If ``r < n`` at most ``r`` scales may be non-zero.
+    seed : int or Generator, optional
+        If given, ``V`` is a random ``(r, r)`` orthogonal matrix (the right factor does not change
+        ``W0``); otherwise ``V = I``.
+
+    Returns
+    -------
+    U0 : (n, r) array
+    """
+    y = as_symmetric(Y, "Y")
+    n = y.shape[0]
+    r = n if r is None else as_positive_int(r, "r")
+    s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,)).copy()
+    if not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"scales: expected finite values >= 0, got {s}")
+    support = np.flatnonzero(s > 0)
+    if support.size > r:
+        raise ValueError(
+            f"scales: at most r = {r} modes can be non-zero for an (n, r) = ({n}, {r}) shape, "
+            f"got {support.size}"
+        )
+    _, phi = eigh_descending(y)
+    u0 = np.zeros((n, r))
+    u0[:, : support.size] = phi[:, support] * np.sqrt(s[support])
+    if seed is not None:
+        u0 = u0 @ random_orthogonal(r, seed).T
+    return u0

@@ -1,0 +1,178 @@
+"""Input validation shared by every public entry point.
+
+Each checker takes the user's value and the argument's name, and either returns a clean
+``float64`` NumPy value or raises a :class:`ValueError` / :class:`TypeError` whose message names
+the argument, what it got and what was expected. Nothing is silently repaired: a non-symmetric
+target is refused, not symmetrized; a negative time is refused, not clipped.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "SYMMETRY_RTOL",
+    "as_alpha",
+    "as_eps",
+    "as_init",
+    "as_matrix",
+    "as_positive_int",
+    "as_positive_scalar",
+    "as_symmetric",
+    "as_times",
+]
+
+#: Relative tolerance for symmetry of a target: ``max|Y - Y^T| <= SYMMETRY_RTOL * max|Y|``.
+#: It admits the rounding left by ``Q @ diag(s) @ Q.T`` and nothing larger.
+SYMMETRY_RTOL = 1e-10
+
+FloatArray = NDArray[np.float64]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _to_float_array(value: Any, name: str) -> FloatArray:
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name}: expected a real array, got {_describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name}: expected a real array, got {_describe(value)}") from exc
+    if arr.dtype == object or np.iscomplexobj(arr) or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    return np.asarray(arr, dtype=np.float64)
+
+
+def as_matrix(value: Any, name: str) -> FloatArray:
+    """A finite real 2-D array as float64.
+
+    Raises
+    ------
+    TypeError
+        If the value is not a real numeric array.
+    ValueError
+        If it is not 2-D, is empty or holds NaN or infinity.
+    """
+    arr = _to_float_array(value, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 2-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name}: expected finite entries, got {bad} NaN or infinite entries")
+    return arr
+
+
+def as_symmetric(value: Any, name: str = "Y", rtol: float = SYMMETRY_RTOL) -> FloatArray:
+    """A finite, square, symmetric real matrix ``(n, n)`` as float64.
+
+    Symmetry is checked, not imposed: ``max|Y - Y^T| <= rtol * max|Y|`` or a ``ValueError``.
+    Within that tolerance the matrix is returned unchanged (the eigensolver reads one triangle).
+    """
+    arr = as_matrix(value, name)
+    n0, n1 = arr.shape
+    if n0 != n1:
+        raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {arr.shape}")
+    scale = float(np.max(np.abs(arr)))
+    asym = float(np.max(np.abs(arr - arr.T)))
+    if asym > rtol * scale:
+        raise ValueError(
+            f"{name}: expected a symmetric matrix (max|{name} - {name}^T| <= {rtol:g} * "
+            f"max|{name}|), got max|{name} - {name}^T| = {asym:.3g} with max|{name}| = "
+            f"{scale:.3g}; symmetrize it yourself if that is what you mean"
+        )
+    return arr
+
+
+def as_init(value: Any, n: int, name: str = "U0") -> FloatArray:
+    """An initialization shape ``U0`` of shape ``(n, r)``, ``r >= 1``, finite, as float64."""
+    arr = _to_float_array(value, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array of shape (n, r) = ({n}, r), got shape {arr.shape}"
+        )
+    if arr.shape[0] != n:
+        raise ValueError(
+            f"{name}: expected {n} rows to match the target's size n = {n}, got shape {arr.shape}"
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name}: expected at least one column (r >= 1), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite entries, got NaN or infinite entries")
+    return arr
+
+
+def as_positive_scalar(value: Any, name: str, *, allow_inf: bool = False) -> float:
+    """A real scalar ``> 0`` (finite unless ``allow_inf``) as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
+        else:
+            raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
+    x = float(value)
+    if math.isnan(x) or (math.isinf(x) and not allow_inf):
+        raise ValueError(f"{name}: expected a finite number > 0, got {x!r}")
+    if x <= 0:
+        raise ValueError(f"{name}: expected a number > 0, got {x!r}")
+    return x
+
+
+def as_alpha(value: Any, name: str = "alpha") -> float:
+    """The initialization scale: a finite real ``alpha > 0`` (``U(0) = sqrt(alpha) U0``)."""
+    return as_positive_scalar(value, name)
+
+
+def as_eps(value: Any, upper: float, name: str = "eps") -> float:
+    """A tolerance ``0 < eps <= upper``."""
+    x = as_positive_scalar(value, name)
+    if x > upper:
+        raise ValueError(f"{name}: expected 0 < {name} <= {upper:.6g}, got {x!r}")
+    return x
+
+
+def as_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer ``>= minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {_describe(value)}")
+    if int(value) < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def as_times(value: Any, name: str = "t") -> tuple[FloatArray, bool]:
+    """Times ``t >= 0``: a scalar or a 1-D array.
+
+    Returns
+    -------
+    times : (T,) float64 array
+        The times, ``T = 1`` for a scalar.
+    scalar : bool
+        Whether the input was a scalar (callers then drop the time axis).
+    """
+    arr = _to_float_array(value, name)
+    if arr.ndim > 1:
+        raise ValueError(
+            f"{name}: expected a scalar or a 1-D array of times, got shape {arr.shape}"
+        )
+    scalar = arr.ndim == 0
+    arr = np.atleast_1d(arr)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite times, got {arr[~np.isfinite(arr)][:3]}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name}: expected times >= 0, got {float(arr.min())!r}")
+    return arr, scalar
