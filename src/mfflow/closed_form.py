@@ -13,8 +13,8 @@ whose solution (Min & Vidal, eq. 6) is, in the eigenbasis ``Y = Phi diag(lam) Ph
 It holds for any shape ``U0`` (``r < n``, ``r = n``, ``r > n``, singular ``W0``) and any
 symmetric ``Y`` (indefinite, rank-deficient); ``W0`` is never inverted.
 
-Evaluated verbatim it overflows (``e^{2 lam t}`` at the last transition is ``~alpha^{-lam_1/lam_K}``)
-and cancels. We evaluate it as follows (see MATH.md section 2 for the derivation):
+Evaluated verbatim it overflows (``e^{2 lam t}`` at the last transition is
+``~alpha^{-lam_1/lam_K}``) and cancels. We evaluate it as follows (MATH.md section 2):
 
 1. ``Phi^T U0 = (Q R)^T`` by a reduced QR, so ``W~0 = L L^T`` with ``L = R^T`` ``(n, m)``,
    ``m = min(n, r)``, *lower trapezoidal* in the basis of descending eigenvalues. This grading is
@@ -24,7 +24,8 @@ and cancels. We evaluate it as follows (see MATH.md section 2 for the derivation
    ``M = D (alpha^{-1} I + L^T G L) D`` ``(m, m)``, where the column scaling ``D`` is chosen,
    in log space, so that ``M`` has unit diagonal. Then ``|M_ij| <= 1``, ``|P_ij|`` is bounded,
    and every exponential evaluated is ``exp(x)`` with ``x <= 0``.
-3. ``M = C C^T`` (Cholesky) and the factor ``F~ = P C^{-T}``, ``W~ = F~ F~^T``, ``W = Phi W~ Phi^T``.
+3. ``M = C C^T`` (Cholesky) and the factor ``F~ = P C^{-T}``, ``W~ = F~ F~^T``,
+   ``W = Phi W~ Phi^T``.
 
 Exponentials below the float64 range are flushed to zero before any matrix product (no
 subnormal slowdown); their true values are below what float64 can represent in the result.
@@ -389,7 +390,7 @@ def _dense_factor(lam: FloatArray, L: FloatArray, log_alpha: float, t: FloatArra
     from an exactly cancelled difference and long horizons (``lam t ~ 1e4``) lose no accuracy.
     """
     T = t.size
-    n, m = L.shape
+    m = L.shape[1]
     with np.errstate(divide="ignore"):
         log_abs_l = np.log(np.abs(L))  # -inf where L == 0
     sign_l = np.sign(L)

@@ -82,7 +82,7 @@ def make_target(spectrum: ArrayLike, n: int | None = None, seed: Seed = 0) -> ND
 
 
 def gaussian_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
-    """Gaussian shape ``U0`` ``(n, r)`` with i.i.d. ``N(0, 1/r)`` entries, so ``E[U0 U0^T] = I_n``."""
+    """Gaussian shape ``U0`` ``(n, r)``, i.i.d. ``N(0, 1/r)`` entries: ``E[U0 U0^T] = I_n``."""
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
     return _rng(seed).standard_normal((n, r)) / np.sqrt(r)
