@@ -54,7 +54,14 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import lapack
 
 from .linalg import eigh_descending
-from .validation import as_alpha, as_init, as_symmetric, as_times
+from .validation import (
+    as_alpha,
+    as_init,
+    as_matrix,
+    as_positive_int,
+    as_symmetric,
+    as_times,
+)
 
 __all__ = ["Trajectory", "closed_form", "log_frac", "log_growth", "spectral_scales"]
 
@@ -193,10 +200,12 @@ class Trajectory:
 
     Attributes
     ----------
-    lam : (n,) array
-        Eigenvalues of ``Y``, descending.
-    Phi : (n, n) array
-        Eigenvectors of ``Y`` (columns), matching ``lam``.
+    lam : (d,) array
+        Eigenvalues of ``Y`` on the basis ``Phi``, descending (``d = n`` unless the target was
+        given as a low-rank factor, see :func:`closed_form`).
+    Phi : (n, d) array
+        Orthonormal eigenvectors of ``Y`` (columns), matching ``lam``. ``W(t)`` lives in their
+        span for all t (for ``d < n`` the complement holds no part of ``Y`` nor of ``U0``).
     alpha : float
         Initialization scale.
     path : {"spectral", "dense"}
@@ -217,7 +226,30 @@ class Trajectory:
     @property
     def n(self) -> int:
         """Size of the target."""
+        return int(self.Phi.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """``d``: dimension of the subspace the dynamics live in (``n`` unless reduced)."""
         return int(self.lam.size)
+
+    @property
+    def reduced(self) -> bool:
+        """Whether the dynamics were reduced to a ``d < n`` dimensional subspace."""
+        return self.dim < self.n
+
+    def describe(self) -> str:
+        """One line saying which exact evaluation this trajectory uses and why it is cheap."""
+        what = {
+            "spectral": "per-mode logistic curves (spectral init), O(d) per time point",
+            "dense": f"{self.rank}x{self.rank} Cholesky solve per time point",
+        }[self.path]
+        where = (
+            f"in the {self.dim}-dimensional subspace span(Y's range, U0) of R^{self.n}"
+            if self.reduced
+            else f"in the eigenbasis of Y (n = {self.n})"
+        )
+        return f"{what}, {where}"
 
     @property
     def rank(self) -> int:
@@ -230,7 +262,7 @@ class Trajectory:
 
     @property
     def Y(self) -> FloatArray:
-        """The target ``Phi diag(lam) Phi^T``, ``(n, n)``."""
+        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only)."""
         return (self.Phi * self.lam) @ self.Phi.T
 
     # ---- core evaluations in the eigenbasis -------------------------------------------------
@@ -240,7 +272,7 @@ class Trajectory:
             assert self._log_scale is not None
             keep = np.flatnonzero(np.isfinite(self._log_scale))
             vals = spectral_values(self.lam, self._log_scale, t)
-            out = np.zeros((t.size, self.n, keep.size))
+            out = np.zeros((t.size, self.dim, keep.size))
             out[:, keep, np.arange(keep.size)] = np.sqrt(vals[:, keep])
             return out
         assert self._L is not None
@@ -255,7 +287,7 @@ class Trajectory:
         return out
 
     def W_eig(self, t: ArrayLike) -> FloatArray:
-        """``W~(t) = Phi^T W(t) Phi``: ``(n, n)`` for scalar t, else ``(T, n, n)``."""
+        """``W~(t) = Phi^T W(t) Phi``: ``(d, d)`` for scalar t, else ``(T, d, d)``."""
         tt, scalar = as_times(t)
         f = self._factor_eig(tt)
         w = f @ np.swapaxes(f, -1, -2)
@@ -280,7 +312,7 @@ class Trajectory:
         return f[0] if scalar else f
 
     def mode_values(self, t: ArrayLike) -> FloatArray:
-        """Components ``u_i^T W(t) u_i`` along the eigenvectors of ``Y``: ``(n,)`` or ``(T, n)``.
+        """Components ``u_i^T W(t) u_i`` along the columns of ``Phi``: ``(d,)`` or ``(T, d)``.
 
         Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
         curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
@@ -294,22 +326,27 @@ class Trajectory:
             vals = np.einsum("tij,tij->ti", f, f)
         return vals[0] if scalar else vals
 
-    def eigvals(self, t: ArrayLike) -> FloatArray:
+    def eigvals(self, t: ArrayLike, k: int | None = None) -> FloatArray:
         """Eigenvalues of ``W(t)`` (= its singular values, ``W`` is PSD), descending.
 
-        Returns ``(n,)`` for scalar t, else ``(T, n)``. Computed as squared singular values of the
-        graded factor by LAPACK's preconditioned Jacobi SVD (``dgejsv``, row pivoting), which keeps
-        high *relative* accuracy for small eigenvalues of a row-graded factor.
+        Returns ``(n,)`` for scalar t, else ``(T, n)``; with ``k``, only the top ``k`` (``(T, k)``,
+        useful when ``n`` is large and ``W`` has rank ``<= d``). On the dense path they are the
+        squared singular values of the graded factor from LAPACK's preconditioned Jacobi SVD
+        (``dgejsv``, row pivoting), which keeps high *relative* accuracy for small eigenvalues.
         """
         tt, scalar = as_times(t)
+        k = self.n if k is None else as_positive_int(k, "k")
+        if k > self.n:
+            raise ValueError(f"k: expected 1 <= k <= n = {self.n}, got {k}")
+        vals = np.zeros((tt.size, k))
         if self.path == "spectral":
             assert self._log_scale is not None
-            vals = -np.sort(-spectral_values(self.lam, self._log_scale, tt), axis=1)
+            sv = -np.sort(-spectral_values(self.lam, self._log_scale, tt), axis=1)
+            vals[:, : min(k, sv.shape[1])] = sv[:, :k]
         else:
             f = self._factor_eig(tt)
-            vals = np.zeros((tt.size, self.n))
             for i in range(tt.size):
-                sv = _singular_values(f[i])
+                sv = _singular_values(f[i])[:k]
                 vals[i, : sv.size] = sv**2
         return vals[0] if scalar else vals
 
@@ -326,7 +363,7 @@ class Trajectory:
             val = 0.25 * np.sum(res**2, axis=1)
         else:
             w = self.W_eig(tt)
-            idx = np.arange(self.n)
+            idx = np.arange(self.dim)
             w[:, idx, idx] -= self.lam
             val = 0.25 * np.sum(w**2, axis=(1, 2))
         return float(val[0]) if scalar else val
@@ -335,13 +372,14 @@ class Trajectory:
         self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2
     ) -> FloatArray | float:
         """``||W(t) - Z||`` in the spectral (``ord=2``) or Frobenius norm; float or ``(T,)``."""
-        from .validation import as_symmetric as _sym
-
-        z = _sym(Z, "Z")
+        z = as_symmetric(Z, "Z")
         if z.shape != (self.n, self.n):
             raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
         tt, scalar = as_times(t)
-        diff = self.W_eig(tt) - self.Phi.T @ z @ self.Phi
+        if self.reduced:  # Z may have parts outside the subspace: compare in R^n
+            diff = self.W(tt) - z
+        else:
+            diff = self.W_eig(tt) - self.Phi.T @ z @ self.Phi
         if ord == 2:
             val = np.max(np.abs(np.linalg.eigvalsh(diff)), axis=1)
         elif ord == "fro":
@@ -444,8 +482,59 @@ def _singular_values(F: FloatArray) -> FloatArray:
     return np.linalg.svd(a, compute_uv=False)
 
 
+def _low_rank_target(Y: tuple[ArrayLike, ArrayLike]) -> tuple[FloatArray, FloatArray]:
+    """Check a target given as a factor ``(basis (n, K), values (K,))``."""
+    if len(Y) != 2:
+        raise ValueError(
+            f"Y: a low-rank target is a pair (basis (n, K), values (K,)), got {len(Y)} items"
+        )
+    basis = as_matrix(Y[0], "Y[0] (basis)")
+    n, k = basis.shape
+    values = np.asarray(Y[1], dtype=np.float64)
+    if values.shape != (k,):
+        raise ValueError(
+            f"Y[1] (values): expected shape ({k},) to match the basis, got {values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("Y[1] (values): expected finite values, got NaN or infinity")
+    if k > n:
+        raise ValueError(f"Y[0] (basis): expected shape (n, K) with K <= n, got {basis.shape}")
+    gram_err = float(np.max(np.abs(basis.T @ basis - np.eye(k))))
+    if gram_err > 1e-10:
+        raise ValueError(
+            f"Y[0] (basis): expected orthonormal columns (max|B^T B - I| <= 1e-10), "
+            f"got {gram_err:.3g}"
+        )
+    return basis, values
+
+
+def _reduced_basis(
+    basis: FloatArray, values: FloatArray, u0: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Orthonormal basis ``Q`` ``(n, d)`` of ``span(basis, U0)`` and ``Y``'s eigenvalues on it.
+
+    ``Q = [basis, Q2]`` with ``Q2`` spanning the part of ``U0`` orthogonal to ``basis`` (rank
+    detected by an SVD, re-orthogonalized twice); ``Y`` is zero on ``Q2``. Columns are sorted by
+    descending eigenvalue. ``d = K + rank((I - B B^T) U0) <= K + r``.
+    """
+    perp = u0 - basis @ (basis.T @ u0)
+    if perp.size:
+        a, sv, _ = np.linalg.svd(perp, full_matrices=False)
+        tol = max(perp.shape) * np.finfo(np.float64).eps * max(float(np.abs(u0).max()), 1e-300)
+        q2 = a[:, sv > tol]
+        for _ in range(2):
+            q2 = q2 - basis @ (basis.T @ q2)
+            q2, _ = np.linalg.qr(q2)
+    else:  # pragma: no cover - r >= 1 always
+        q2 = np.zeros((basis.shape[0], 0))
+    q = np.concatenate([basis, q2], axis=1)
+    lam = np.concatenate([values, np.zeros(q2.shape[1])])
+    order = np.argsort(-lam, kind="stable")
+    return lam[order], q[:, order]
+
+
 def closed_form(
-    Y: ArrayLike,
+    Y: ArrayLike | tuple[ArrayLike, ArrayLike],
     U0: ArrayLike,
     alpha: float,
     *,
@@ -455,8 +544,11 @@ def closed_form(
 
     Parameters
     ----------
-    Y : (n, n) array
-        Symmetric target (any signs; rank-deficient allowed). Checked, never symmetrized.
+    Y : (n, n) array, or a pair (basis (n, K), values (K,))
+        Symmetric target (any signs; rank-deficient allowed). Checked, never symmetrized. Given
+        as a factor ``Y = basis diag(values) basis^T`` (orthonormal ``basis``), no ``n x n`` matrix
+        is ever formed: the dynamics are solved exactly in the ``d <= K + r`` dimensional subspace
+        ``span(basis, U0)``, outside of which ``W(t)`` is zero (``n = 10^6`` is fine).
     U0 : (n, r) array
         Initialization shape, any ``r >= 1``; ``U(0) = sqrt(alpha) U0``.
     alpha : float
@@ -469,7 +561,8 @@ def closed_form(
     Returns
     -------
     Trajectory
-        Lazy evaluator: ``W(t)``, ``eigvals(t)``, ``loss(t)``, ``factor(t)``, ``mode_values(t)``.
+        Lazy evaluator: ``W(t)``, ``eigvals(t)``, ``loss(t)``, ``factor(t)``, ``mode_values(t)``;
+        ``describe()`` says which exact path was taken.
 
     Notes
     -----
@@ -488,13 +581,19 @@ def closed_form(
     >>> traj.eigvals(50.0).round(6)
     array([3., 2., 1.])
     """
-    y = as_symmetric(Y, "Y")
-    n = y.shape[0]
-    u0 = as_init(U0, n, "U0")
+    if isinstance(Y, tuple):
+        basis, values = _low_rank_target(Y)
+        n = basis.shape[0]
+        u0 = as_init(U0, n, "U0")
+        lam, phi = _reduced_basis(basis, values, u0)
+    else:
+        y = as_symmetric(Y, "Y")
+        n = y.shape[0]
+        u0 = as_init(U0, n, "U0")
+        lam, phi = eigh_descending(y)
     a = as_alpha(alpha)
     if spectral not in (None, True, False):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
-    lam, phi = eigh_descending(y)
     if spectral is not False:
         found = spectral_scales(lam, phi, u0)
         if found is not None:
@@ -507,7 +606,7 @@ def closed_form(
                 "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
                 f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
             )
-    ut = phi.T @ u0  # (n, r)
-    r_factor = np.linalg.qr(ut.T, mode="r")  # (min(r, n), n)
-    L = np.ascontiguousarray(r_factor.T)  # (n, m) lower trapezoidal, W~0 = L L^T
+    ut = phi.T @ u0  # (d, r)
+    r_factor = np.linalg.qr(ut.T, mode="r")  # (min(r, d), d)
+    L = np.ascontiguousarray(r_factor.T)  # (d, m) lower trapezoidal, W~0 = L L^T
     return Trajectory(lam=lam, Phi=phi, alpha=a, path="dense", _L=L)
