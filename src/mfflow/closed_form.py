@@ -51,7 +51,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import lapack
+from scipy.linalg import lapack, solve_triangular
 
 from .linalg import eigh_descending
 from .validation import (
@@ -69,7 +69,8 @@ FloatArray = NDArray[np.float64]
 Path = Literal["spectral", "dense"]
 
 #: exp(x) for x below this is flushed to 0 (it would be subnormal or zero anyway).
-_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+_TINY = float(np.finfo(np.float64).tiny)
+_LOG_TINY = float(np.log(_TINY))
 #: Relative size of the off-diagonal of W~0 below which an init is detected as spectral.
 SPECTRAL_RTOL = 1e-12
 #: Bytes of scratch space per batch of time points in the dense path.
@@ -434,28 +435,34 @@ def _dense_factor(lam: FloatArray, L: FloatArray, log_alpha: float, t: FloatArra
     sign_l = np.sign(L)
     pos_t = np.maximum(lam, 0.0)[None, :] * t[:, None]  # (T, n)
     phi = log_frac(lam, t)  # log((1 - e^{-2|lam| t}) / |lam|): moderate
-    with np.errstate(invalid="ignore"):
-        z = (2.0 * pos_t + phi)[:, :, None] + 2.0 * log_abs_l[None, :, :]  # (T, n, m)
-    z = np.where(np.isnan(z), -np.inf, z)
+    # no NaN can arise: every term is finite or -inf
+    z = (2.0 * pos_t + phi)[:, :, None] + 2.0 * log_abs_l[None, :, :]  # (T, n, m)
     z0 = np.full((T, 1, m), -log_alpha)
     ref = np.maximum(np.max(z, axis=1, keepdims=True), z0)  # (T, 1, m), finite
     with np.errstate(under="ignore"):
         rest = np.log(np.sum(np.exp(z - ref), axis=1, keepdims=True) + np.exp(z0 - ref))
     dz = z - ref  # <= 0, exactly 0 at the dominant row
-    R = sign_l[None] * _flushed_exp(0.5 * (dz - rest))
-    neg_t = np.minimum(lam, 0.0)[None, :] * t[:, None]  # (T, n)
-    with np.errstate(invalid="ignore"):
-        log_p = 0.5 * (dz - rest) + (neg_t - 0.5 * phi)[:, :, None]
-        # at t = 0 (phi = -inf) the rewrite above is undefined: use lam t + log|L| + log d
-        direct = (lam[None, :] * t[:, None])[:, :, None] + log_abs_l[None] - 0.5 * (ref + rest)
-    log_p = np.where(np.isinf(phi)[:, :, None], direct, log_p)
-    P = sign_l[None] * _flushed_exp(np.where(np.isnan(log_p), -np.inf, log_p))
+    dz -= rest
+    dz *= 0.5
+    R = _flushed_exp(dz)
+    R *= sign_l[None]
+    # P = S L D = R * e^{min(lam,0) t} / sqrt((1 - e^{-2|lam| t}) / |lam|), row by row
+    with np.errstate(divide="ignore", over="ignore"):
+        row = np.exp(np.minimum(lam, 0.0)[None, :] * t[:, None] - 0.5 * phi)  # (T, n)
+    at_zero = t == 0.0  # phi = -inf: P = L D there (S = I)
+    row[at_zero] = 0.0
+    row[row < _TINY] = 0.0
+    P = R * row[:, :, None]
+    if np.any((row > 0.0) & (row < 1.0)):  # products may have left the normal range
+        P[np.abs(P) < _TINY] = 0.0
+    if np.any(at_zero):
+        P[at_zero] = L[None] * np.exp(-0.5 * (ref + rest))[at_zero]
     M = np.swapaxes(R, 1, 2) @ R
     idx = np.arange(m)
     M[:, idx, idx] += _flushed_exp(z0 - ref - rest)[:, 0, :]
     C = np.linalg.cholesky(M)  # (T, m, m) lower
     # F~^T = C^{-1} P^T, i.e. F~ = P C^{-T}
-    Ft = np.linalg.solve(C, np.swapaxes(P, 1, 2))
+    Ft = solve_triangular(C, np.swapaxes(P, 1, 2), lower=True, check_finite=False)
     return np.swapaxes(Ft, 1, 2)
 
 
