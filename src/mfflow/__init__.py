@@ -16,6 +16,10 @@ from .problems import make_target as make_target
 from .problems import orthogonal_init as orthogonal_init
 from .problems import random_orthogonal as random_orthogonal
 from .problems import spectral_init as spectral_init
+from .simulate import FlowResult as FlowResult
+from .simulate import GDResult as GDResult
+from .simulate import simulate_gd as simulate_gd
+from .simulate import simulate_gf as simulate_gf
 
 try:
     __version__ = version("mfflow")
@@ -23,6 +27,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "FlowResult",
+    "GDResult",
     "Trajectory",
     "__version__",
     "closed_form",
@@ -32,5 +38,7 @@ __all__ = [
     "make_target",
     "orthogonal_init",
     "random_orthogonal",
+    "simulate_gd",
+    "simulate_gf",
     "spectral_init",
 ]

@@ -63,7 +63,15 @@ from .validation import (
     as_times,
 )
 
-__all__ = ["Trajectory", "closed_form", "log_frac", "log_growth", "spectral_scales"]
+__all__ = [
+    "Trajectory",
+    "closed_form",
+    "log_frac",
+    "log_growth",
+    "spectral_residuals",
+    "spectral_scales",
+    "spectral_values",
+]
 
 FloatArray = NDArray[np.float64]
 Path = Literal["spectral", "dense"]

@@ -19,10 +19,12 @@ __all__ = [
     "SYMMETRY_RTOL",
     "as_alpha",
     "as_eps",
+    "as_fraction",
     "as_init",
     "as_matrix",
     "as_positive_int",
     "as_positive_scalar",
+    "as_steps",
     "as_symmetric",
     "as_times",
 ]
@@ -176,3 +178,44 @@ def as_times(value: Any, name: str = "t") -> tuple[FloatArray, bool]:
     if np.any(arr < 0):
         raise ValueError(f"{name}: expected times >= 0, got {float(arr.min())!r}")
     return arr, scalar
+
+
+def as_steps(value: Any, name: str = "steps") -> tuple[NDArray[np.int64], bool]:
+    """Iteration indices ``k >= 0``: an integer or a 1-D array of integers.
+
+    Floats are refused, even integral ones (a time belongs in ``t=``, not ``steps=``); so are
+    bools.
+
+    Returns
+    -------
+    steps : (T,) int64 array
+        The indices, ``T = 1`` for a scalar (``T = 0`` for an empty array).
+    scalar : bool
+        Whether the input was a scalar.
+    """
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name}: expected non-negative integers, got {_describe(value)}")
+    arr = np.asarray(value)
+    if arr.size == 0 and arr.dtype == np.float64:  # ``[]`` has no integer dtype of its own
+        arr = arr.astype(np.int64)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected non-negative integers, got dtype {arr.dtype}")
+    if arr.ndim > 1:
+        raise ValueError(
+            f"{name}: expected an integer or a 1-D array of integers, got shape {arr.shape}"
+        )
+    scalar = arr.ndim == 0
+    arr = np.atleast_1d(arr)
+    if arr.size and np.any(arr < 0):
+        raise ValueError(f"{name}: expected integers >= 0, got {int(arr.min())}")
+    if arr.size and arr.dtype.kind == "u" and np.any(arr > np.iinfo(np.int64).max):
+        raise ValueError(f"{name}: expected integers < 2**63, got {int(arr.max())}")
+    return arr.astype(np.int64), scalar
+
+
+def as_fraction(value: Any, name: str = "fraction") -> float:
+    """A real number in ``(0, 1]`` (a sampling probability) as a Python float."""
+    x = as_positive_scalar(value, name)
+    if x > 1.0:
+        raise ValueError(f"{name}: expected a number in (0, 1], got {x!r}")
+    return x
