@@ -9,6 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .closed_form import Trajectory as Trajectory
 from .closed_form import closed_form as closed_form
+from .deep import deep_descent as deep_descent
+from .deep import deep_flow as deep_flow
+from .deep import deep_mode_curve as deep_mode_curve
+from .deep import deep_mode_time as deep_mode_time
+from .deep import deep_random_init as deep_random_init
+from .deep import deep_spectral_init as deep_spectral_init
+from .deep import deep_transition_time as deep_transition_time
 from .linalg import eigh_descending as eigh_descending
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
@@ -16,6 +23,16 @@ from .problems import make_target as make_target
 from .problems import orthogonal_init as orthogonal_init
 from .problems import random_orthogonal as random_orthogonal
 from .problems import spectral_init as spectral_init
+from .sensing import EntrySampling as EntrySampling
+from .sensing import GaussianSensing as GaussianSensing
+from .sensing import IdentityOperator as IdentityOperator
+from .sensing import MeasurementOperator as MeasurementOperator
+from .sensing import SensingResult as SensingResult
+from .sensing import crossing_times as crossing_times
+from .sensing import curve_distance as curve_distance
+from .sensing import rip_constant as rip_constant
+from .sensing import sensing_descent as sensing_descent
+from .sensing import sensing_flow as sensing_flow
 from .simulate import FlowResult as FlowResult
 from .simulate import GDResult as GDResult
 from .simulate import simulate_gd as simulate_gd
@@ -37,8 +54,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "EntrySampling",
     "FlowResult",
     "GDResult",
+    "GaussianSensing",
+    "IdentityOperator",
+    "MeasurementOperator",
+    "SensingResult",
     "TheoremCheck",
     "TheoremConstants",
     "TheoremRow",
@@ -47,6 +69,15 @@ __all__ = [
     "best_rank_k",
     "check_theorem",
     "closed_form",
+    "crossing_times",
+    "curve_distance",
+    "deep_descent",
+    "deep_flow",
+    "deep_mode_curve",
+    "deep_mode_time",
+    "deep_random_init",
+    "deep_spectral_init",
+    "deep_transition_time",
     "eigh_descending",
     "gaussian_init",
     "low_rank_init",
@@ -55,6 +86,9 @@ __all__ = [
     "measured_transition_times",
     "orthogonal_init",
     "random_orthogonal",
+    "rip_constant",
+    "sensing_descent",
+    "sensing_flow",
     "simulate_gd",
     "simulate_gf",
     "spectral_init",

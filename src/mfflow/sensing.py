@@ -1,0 +1,747 @@
+r"""Matrix sensing and completion: measurement operators and gradient-flow/descent simulators.
+
+A measurement operator ``A`` maps an ``(n1, n2)`` matrix to ``m`` numbers. Every operator here is
+*normalized*: its rows are the raw sensing matrices divided by ``sqrt(m)``,
+
+.. math::
+
+    \mathcal A(X)_i = \langle A_i, X \rangle / \sqrt m, \qquad
+    \mathcal A^*(y) = \textstyle\sum_i y_i A_i / \sqrt m, \qquad
+    \mathbb E[\mathcal A^* \mathcal A] = I,
+
+so that ``||A(X)||^2 ~ ||X||_F^2`` (exactly, for the identity). With ``y = A(Y)`` the sensing
+losses are
+
+.. math::
+
+    L_{\rm sym}(U) = \tfrac14 \|\mathcal A(U U^T) - y\|^2
+        = \frac{1}{4m} \sum_i (\langle A_i, Y\rangle - \langle A_i, U U^T\rangle)^2, \qquad
+    L_{\rm asym}(U, V) = \tfrac12 \|\mathcal A(U V^T) - y\|^2,
+
+and for the identity operator (``A(X) = vec X``, ``m = n1 n2``) they *are* the paper's
+``1/4 ||Y - U U^T||_F^2`` and ``1/2 ||Y - U V^T||_F^2``: the sensing flow then equals
+:func:`mfflow.closed_form`'s flow (measured agreement ~1e-11, tests/test_sensing.py). Gradient flow:
+
+.. math::
+
+    \dot U = \mathrm{sym}\big(\mathcal A^*(y - \mathcal A(U U^T))\big) U, \qquad
+    \dot U = \mathcal A^*(r) V, \;\; \dot V = \mathcal A^*(r)^T U, \;\; r = y - \mathcal A(U V^T).
+
+Symmetric Gaussian sensing with ``m >~ n r`` satisfies the restricted isometry property (RIP) on
+rank-``r`` matrices w.h.p.; there is no closed form, so we simulate and compare with the
+identity-operator closed form as ``m`` grows (MATH.md section 4).
+
+Reference: H. Min and R. Vidal, arXiv:2508.20344 (2025), "future work"; B. Recht, M. Fazel and
+P. Parrilo, "Guaranteed minimum-rank solutions of linear matrix equations via nuclear norm
+minimization", SIAM Review 52 (2010) (RIP of Gaussian operators).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.integrate import solve_ivp
+
+from .validation import (
+    as_alpha,
+    as_fraction,
+    as_init,
+    as_matrix,
+    as_positive_int,
+    as_positive_scalar,
+    as_steps,
+    as_symmetric,
+    as_times,
+)
+
+__all__ = [
+    "EntrySampling",
+    "GaussianSensing",
+    "IdentityOperator",
+    "MeasurementOperator",
+    "SensingResult",
+    "crossing_times",
+    "curve_distance",
+    "rip_constant",
+    "sensing_descent",
+    "sensing_flow",
+]
+
+FloatArray = NDArray[np.float64]
+Seed = int | np.random.Generator | None
+Kind = Literal["symmetric", "asymmetric", "deep"]
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+# ---- operators ---------------------------------------------------------------------------------
+@runtime_checkable
+class MeasurementOperator(Protocol):
+    """What the simulators need from an operator (any object with these members works).
+
+    Attributes
+    ----------
+    m : int
+        Number of measurements.
+    n : int
+        Number of rows of the measured matrices.
+    shape : (int, int)
+        ``(n1, n2)``, the shape of the measured matrices (``n1 = n``).
+    symmetric : bool
+        Whether every ``A_i`` is symmetric (then ``A(X) = A((X + X^T)/2)`` and ``A*(y)`` is
+        symmetric).
+    """
+
+    m: int
+    n: int
+    shape: tuple[int, int]
+    symmetric: bool
+
+    def apply(self, X: ArrayLike) -> FloatArray:
+        """``A(X)``: ``(..., n1, n2) -> (..., m)``."""
+        ...
+
+    def adjoint(self, y: ArrayLike) -> FloatArray:
+        """``A*(y)``: ``(..., m) -> (..., n1, n2)``."""
+        ...
+
+
+class _Operator:
+    """Checks ``apply``/``adjoint`` inputs; subclasses define ``_apply`` and ``_adjoint``."""
+
+    m: int
+    n: int
+    shape: tuple[int, int]
+    symmetric: bool
+
+    def _apply(self, x: FloatArray) -> FloatArray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _adjoint(self, y: FloatArray) -> FloatArray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def apply(self, X: ArrayLike) -> FloatArray:
+        """``A(X)``: ``(..., n1, n2)`` array to ``(..., m)`` (batched over leading axes)."""
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim < 2 or x.shape[-2:] != self.shape:
+            raise ValueError(
+                f"X: expected an array of shape (..., {self.shape[0]}, {self.shape[1]}), "
+                f"got shape {x.shape}"
+            )
+        return self._apply(x)
+
+    def adjoint(self, y: ArrayLike) -> FloatArray:
+        """``A*(y)``: ``(..., m)`` array to ``(..., n1, n2)`` (batched over leading axes)."""
+        v = np.asarray(y, dtype=np.float64)
+        if v.ndim < 1 or v.shape[-1] != self.m:
+            raise ValueError(f"y: expected an array of shape (..., {self.m}), got shape {v.shape}")
+        return self._adjoint(v)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, m={self.m}, symmetric={self.symmetric})"
+
+
+def _shape(n: Any, cols: Any) -> tuple[int, int, bool]:
+    n = as_positive_int(n, "n")
+    if cols is None:
+        return n, n, True
+    return n, as_positive_int(cols, "cols"), False
+
+
+class GaussianSensing(_Operator):
+    r"""Gaussian sensing ``A(X)_i = <A_i, X> / sqrt(m)``, ``E[A* A] = I``.
+
+    Symmetric (``cols=None``): ``A_i = (G_i + G_i^T) / 2`` with ``G_i`` i.i.d. standard Gaussian
+    ``(n, n)``, so ``<A_i, X> ~ N(0, ||X||_F^2)`` for symmetric ``X`` and
+    ``E[A* A (X)] = (X + X^T)/2``. Only the upper triangle of each ``A_i`` is stored: memory
+    ``8 m n (n + 1) / 2`` bytes (n = 50, m = 10^4: 100 MB); ``apply``/``adjoint`` cost
+    ``m n (n + 1) / 2`` flops each.
+
+    General (``cols`` given): ``A_i`` i.i.d. standard Gaussian ``(n, cols)`` for asymmetric
+    problems, memory ``8 m n cols`` bytes; ``E[A* A (X)] = X``.
+
+    Parameters
+    ----------
+    n : int
+        Rows of the measured matrices.
+    m : int
+        Number of measurements.
+    seed : int or Generator
+    cols : int, optional
+        Columns of the measured matrices; ``None`` for the symmetric operator on ``(n, n)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> op = GaussianSensing(4, 50, seed=0)
+    >>> op.apply(np.eye(4)).shape, op.adjoint(np.ones(50)).shape
+    ((50,), (4, 4))
+
+    Reference: Recht, Fazel and Parrilo, SIAM Review 52 (2010), section 4.
+    """
+
+    def __init__(self, n: int, m: int, seed: Seed = 0, *, cols: int | None = None) -> None:
+        n1, n2, sym = _shape(n, cols)
+        self.m = as_positive_int(m, "m")
+        self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        rng = _rng(seed)
+        if sym:
+            self._iu = np.triu_indices(n1)
+            off = self._iu[0] != self._iu[1]
+            rows = rng.standard_normal((self.m, self._iu[0].size))
+            rows[:, off] *= np.sqrt(0.5)  # (G_jk + G_kj)/2 ~ N(0, 1/2) off the diagonal
+            self._weight = np.where(off, 1.0, 0.5)  # <A, X> = sum_{j<=k} A_jk (X + X^T)_jk w_jk
+        else:
+            rows = rng.standard_normal((self.m, n1 * n2))
+        self._rows = rows / np.sqrt(self.m)
+
+    def _apply(self, x: FloatArray) -> FloatArray:
+        if self.symmetric:
+            i, j = self._iu
+            packed = (x[..., i, j] + x[..., j, i]) * self._weight
+            return packed @ self._rows.T
+        return x.reshape(*x.shape[:-2], -1) @ self._rows.T
+
+    def _adjoint(self, y: FloatArray) -> FloatArray:
+        packed = y @ self._rows
+        if self.symmetric:
+            i, j = self._iu
+            out = np.zeros((*y.shape[:-1], *self.shape))
+            out[..., i, j] = packed
+            out[..., j, i] = packed
+            return out
+        return packed.reshape(*y.shape[:-1], *self.shape)
+
+
+class EntrySampling(_Operator):
+    r"""Matrix completion: observe each entry with probability ``fraction``, ``E[A* A] = I``.
+
+    General (``cols`` given): ``A(X) = X[Omega] / sqrt(p)`` over the observed entries ``Omega``
+    (row-major order), so ``A* A (X) = P_Omega(X) / p``. Symmetric (``cols=None``): the mask is
+    drawn on the upper triangle (diagonal included) and mirrored; each observed ``i <= j`` is one
+    measurement with the symmetric ``A_k = (e_i e_j^T + e_j e_i^T) / sqrt(2)`` (``e_i e_i^T`` on
+    the diagonal), so ``m`` counts the observed upper triangle and again
+    ``A* A (X) = P_Omega(X) / p`` for symmetric ``X``. Either way
+    ``1/4 ||A(W) - A(Y)||^2 = 1/(4p) ||P_Omega(W - Y)||_F^2``. Memory: ``O(m)`` indices. An empty
+    mask (``m = 0``, possible for tiny ``p n^2``) is kept, not refused: it is part of the average
+    ``E[A* A] = I``.
+
+    Parameters
+    ----------
+    n : int
+    fraction : float
+        ``p`` in ``(0, 1]``, the probability of observing an entry; the scaling uses it (not the
+        realized fraction).
+    seed : int or Generator
+    cols : int, optional
+        Columns; ``None`` for a symmetric mask on ``(n, n)``.
+
+    Attributes
+    ----------
+    mask : (n1, n2) bool array
+    fraction : float
+        Requested ``p``; ``observed_fraction = m / (n1 n2)``.
+
+    Examples
+    --------
+    >>> op = EntrySampling(10, 0.3, seed=0)
+    >>> bool((op.mask == op.mask.T).all())
+    True
+    """
+
+    def __init__(self, n: int, fraction: float, seed: Seed = 0, *, cols: int | None = None):
+        n1, n2, sym = _shape(n, cols)
+        self.fraction = as_fraction(fraction, "fraction")
+        self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        rng = _rng(seed)
+        scale = 1.0 / np.sqrt(self.fraction)
+        if sym:
+            iu = np.triu_indices(n1)
+            keep = rng.random(iu[0].size) < self.fraction
+            self._idx = (iu[0][keep], iu[1][keep])
+            mask = np.zeros((n1, n1), dtype=bool)
+            mask[self._idx] = True
+            mask |= mask.T
+            diag = self._idx[0] == self._idx[1]
+            # adjoint weight e (M_ij = M_ji = y e); apply is (X_ij + X_ji) e / (2 on the diagonal)
+            self._coef = np.where(diag, scale, scale / np.sqrt(2.0))
+            self._coef_apply = np.where(diag, 0.5 * scale, scale / np.sqrt(2.0))
+        else:
+            mask = rng.random((n1, n2)) < self.fraction
+            self._idx = np.nonzero(mask)
+            self._coef = self._coef_apply = np.full(self._idx[0].size, scale)
+        self.mask = mask
+        self.m = int(self._idx[0].size)
+
+    @property
+    def observed_fraction(self) -> float:
+        """The realized fraction of observed entries, ``mask.sum() / (n1 n2)``."""
+        return float(self.mask.sum()) / (self.shape[0] * self.shape[1])
+
+    def _apply(self, x: FloatArray) -> FloatArray:
+        i, j = self._idx
+        if self.symmetric:
+            return (x[..., i, j] + x[..., j, i]) * self._coef_apply
+        return x[..., i, j] * self._coef
+
+    def _adjoint(self, y: FloatArray) -> FloatArray:
+        i, j = self._idx
+        out = np.zeros((*y.shape[:-1], *self.shape))
+        out[..., i, j] = y * self._coef
+        if self.symmetric:
+            out[..., j, i] = y * self._coef
+        return out
+
+
+class IdentityOperator(_Operator):
+    """The identity ``A(X) = vec X`` (row-major), ``m = n1 n2``: the paper's setting.
+
+    With it the sensing losses are exactly ``1/4 ||Y - U U^T||_F^2`` and
+    ``1/2 ||Y - U V^T||_F^2``. ``symmetric`` is ``False`` (``vec`` does not symmetrize).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> IdentityOperator(2).apply(np.arange(4.0).reshape(2, 2))
+    array([0., 1., 2., 3.])
+    """
+
+    def __init__(self, n: int, *, cols: int | None = None) -> None:
+        n1, n2, _ = _shape(n, cols)
+        self.n, self.shape, self.symmetric, self.m = n1, (n1, n2), False, n1 * n2
+
+    def _apply(self, x: FloatArray) -> FloatArray:
+        return x.reshape(*x.shape[:-2], -1).copy()
+
+    def _adjoint(self, y: FloatArray) -> FloatArray:
+        return y.reshape(*y.shape[:-1], *self.shape).copy()
+
+
+def _as_operator(op: Any, shape: tuple[int, int] | None = None) -> Any:
+    if not isinstance(op, MeasurementOperator):
+        raise TypeError(
+            "operator: expected a measurement operator (apply, adjoint, m, n, shape, symmetric; "
+            f"e.g. mfflow.GaussianSensing), got {type(op).__name__}"
+        )
+    if shape is not None and tuple(op.shape) != tuple(shape):
+        raise ValueError(
+            f"operator: measures {op.shape[0]} x {op.shape[1]} matrices but the target has "
+            f"shape {shape}"
+        )
+    return op
+
+
+def _fast(op: Any) -> tuple[Any, Any]:
+    """Unchecked ``(apply, adjoint)`` for the inner loops (checked once by the caller)."""
+    if isinstance(op, _Operator):
+        return op._apply, op._adjoint
+    return op.apply, op.adjoint
+
+
+def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Seed = 0) -> float:
+    r"""Sampled restricted isometry constant on random rank-``rank`` matrices.
+
+    .. math::
+
+        \hat\delta_r = \max_k \big| \|\mathcal A(X_k)\|^2 / \|X_k\|_F^2 - 1 \big|,
+
+    with ``X_k = B_k diag(d_k) B_k^T`` (symmetric operators; ``B_k`` ``(n, rank)`` and ``d_k``
+    standard Gaussian, so ``X_k`` is indefinite) or ``X_k = B_k C_k^T`` (general operators). It is
+    a *lower* bound on the true ``delta_r`` (a supremum over all rank-r matrices), and for entry
+    sampling it only probes incoherent matrices (spiky ones violate any RIP).
+
+    Parameters
+    ----------
+    op : MeasurementOperator
+    rank : int
+        ``1 <= rank <= min(n1, n2)``.
+    trials : int
+    seed : int or Generator
+
+    Returns
+    -------
+    float
+        ``delta_hat >= 0``.
+
+    Examples
+    --------
+    >>> rip_constant(GaussianSensing(10, 2000, seed=0), rank=2) < 0.3
+    True
+    """
+    op = _as_operator(op)
+    rank = as_positive_int(rank, "rank")
+    trials = as_positive_int(trials, "trials")
+    n1, n2 = op.shape
+    if rank > min(n1, n2):
+        raise ValueError(f"rank: expected 1 <= rank <= min(n1, n2) = {min(n1, n2)}, got {rank}")
+    rng = _rng(seed)
+    b = rng.standard_normal((trials, n1, rank))
+    if op.symmetric:
+        d = rng.standard_normal((trials, 1, rank))
+        x = (b * d) @ np.swapaxes(b, 1, 2)
+    else:
+        x = b @ np.swapaxes(rng.standard_normal((trials, n2, rank)), 1, 2)
+    ratio = np.sum(_fast(op)[0](x) ** 2, axis=-1) / np.sum(x**2, axis=(1, 2))
+    return float(np.max(np.abs(ratio - 1.0)))
+
+
+# ---- results -----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SensingResult:
+    """A simulated trajectory of a factorization (symmetric, asymmetric or deep).
+
+    Attributes
+    ----------
+    t : (T,) array
+        Times (for gradient descent ``t = k eta``).
+    singular_values : (T, min(n1, n2)) array
+        Singular values of the product ``W(t)``, descending.
+    loss : (T,) array
+        Training loss (``1/4 ||A(W) - y||^2`` symmetric, ``1/2 ||A(W) - y||^2`` otherwise).
+    recovery_error : (T,) array
+        ``||W(t) - Y||_F / ||Y||_F`` (``||W(t)||_F`` if ``Y = 0``).
+    W : (T, n1, n2) array
+        The product at each recorded time.
+    kind : {"symmetric", "asymmetric", "deep"}
+    method : {"flow", "descent"}
+    m : int
+        Number of measurements.
+    depth : int
+        Number of factors (2 for ``U U^T`` and ``U V^T``).
+    eta : float or None
+        Step size (descent only).
+    steps : (T,) int array or None
+        Iteration indices (descent only).
+    """
+
+    t: FloatArray
+    singular_values: FloatArray
+    loss: FloatArray
+    recovery_error: FloatArray
+    W: FloatArray
+    kind: Kind
+    method: Literal["flow", "descent"]
+    m: int
+    depth: int = 2
+    eta: float | None = None
+    steps: NDArray[np.int64] | None = None
+
+    def transition_times(self, levels: ArrayLike) -> FloatArray:
+        """First times the ``i``-th singular value reaches ``levels[i]``: ``(k,)``, NaN if never.
+
+        ``levels`` : ``(k,)`` array, ``k <= min(n1, n2)`` (the top ``k`` singular values are
+        used; e.g. half the target's top ``k``). Times are sorted first. See
+        :func:`crossing_times`.
+        """
+        lev = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+        k = lev.size
+        if lev.ndim != 1 or k > self.singular_values.shape[1]:
+            raise ValueError(
+                f"levels: expected at most {self.singular_values.shape[1]} levels, got {lev.shape}"
+            )
+        order = np.argsort(self.t, kind="stable")
+        return crossing_times(self.t[order], self.singular_values[order, :k], lev)
+
+
+def _record(
+    Ws: FloatArray, Y: FloatArray, y: FloatArray, apply: Any, loss_factor: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    sv = np.linalg.svd(Ws, compute_uv=False)
+    res = apply(Ws) - y
+    loss = loss_factor * np.sum(res**2, axis=-1)
+    ny = float(np.linalg.norm(Y))
+    err = np.linalg.norm(Ws - Y, axis=(-2, -1)) / (ny if ny > 0 else 1.0)
+    return sv, loss, err
+
+
+def crossing_times(t: ArrayLike, values: ArrayLike, levels: ArrayLike) -> FloatArray:
+    """First times each curve reaches its level, by linear interpolation between samples.
+
+    Parameters
+    ----------
+    t : (T,) array, increasing
+    values : (T, k) array
+        ``k`` curves (e.g. singular values of ``W(t)``).
+    levels : float or (k,) array
+        Level per curve (e.g. half of each target singular value).
+
+    Returns
+    -------
+    (k,) array
+        First crossing time per curve; ``t[0]`` if it starts at/above its level; NaN if never.
+
+    Examples
+    --------
+    >>> crossing_times([0.0, 1.0, 2.0], [[0.0], [0.2], [1.0]], 0.6)
+    array([1.5])
+    """
+    tt = np.asarray(t, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    if tt.ndim != 1 or v.ndim != 2 or v.shape[0] != tt.size:
+        raise ValueError(f"values: expected shape (T, k) with T = len(t), got {v.shape}")
+    lev = np.broadcast_to(np.asarray(levels, dtype=np.float64), (v.shape[1],))
+    out = np.full(v.shape[1], np.nan)
+    for i in range(v.shape[1]):
+        above = np.flatnonzero(v[:, i] >= lev[i])
+        if above.size == 0:
+            continue
+        k = int(above[0])
+        if k == 0:
+            out[i] = tt[0]
+            continue
+        v0, v1 = v[k - 1, i], v[k, i]
+        out[i] = tt[k - 1] + (tt[k] - tt[k - 1]) * (lev[i] - v0) / (v1 - v0)
+    return out
+
+
+def curve_distance(result: SensingResult, reference: Any) -> FloatArray:
+    """Distance of simulated singular-value curves to a reference: ``(T,)``.
+
+    ``||s(t) - s_ref(t)||_2 / ||s_ref(inf)||_2`` at the result's times, where ``s_ref`` are the
+    eigenvalue magnitudes of ``reference.W(t)`` (e.g. a :class:`mfflow.Trajectory` from
+    :func:`mfflow.closed_form` with the same ``Y``, ``U0``, ``alpha``) and ``s_ref(inf)`` those of
+    its target. The maximum over ``t`` summarizes how far sensing is from the identity operator.
+    """
+    ref_w = reference.W(result.t)
+    ref_sv = np.linalg.svd(ref_w, compute_uv=False)
+    scale = float(np.linalg.norm(np.linalg.svd(reference.Y, compute_uv=False)))
+    k = min(ref_sv.shape[1], result.singular_values.shape[1])
+    diff = result.singular_values[:, :k] - ref_sv[:, :k]
+    return np.linalg.norm(diff, axis=1) / (scale if scale > 0 else 1.0)
+
+
+# ---- simulators --------------------------------------------------------------------------------
+def _setup(
+    operator: Any, Y: ArrayLike, U0: ArrayLike, V0: ArrayLike | None, alpha: float
+) -> tuple[Any, FloatArray, FloatArray, FloatArray | None, float]:
+    a = as_alpha(alpha)
+    if V0 is None:
+        y = as_symmetric(Y, "Y")
+        op = _as_operator(operator, y.shape)
+        u0 = as_init(U0, y.shape[0], "U0")
+        return op, y, u0, None, a
+    y = as_matrix(Y, "Y")
+    op = _as_operator(operator, y.shape)
+    u0 = as_init(U0, y.shape[0], "U0")
+    v0 = as_init(V0, y.shape[1], "V0")
+    if v0.shape[1] != u0.shape[1]:
+        raise ValueError(
+            f"V0: expected {u0.shape[1]} columns to match U0 {u0.shape}, got shape {v0.shape}"
+        )
+    return op, y, u0, v0, a
+
+
+def _grad_fn(op: Any, Y: FloatArray, sym: bool) -> tuple[Any, FloatArray]:
+    """``step(U, V) -> (dU, dV)``: the negative gradient, and ``y = A(Y)``."""
+    apply, adjoint = _fast(op)
+    y = apply(Y)
+
+    if sym:
+
+        def neg_grad(U: FloatArray, V: FloatArray | None) -> tuple[FloatArray, None]:
+            g = adjoint(y - apply(U @ U.T))
+            return 0.5 * (g + g.T) @ U, None
+
+        return neg_grad, y
+
+    def neg_grad_asym(U: FloatArray, V: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        assert V is not None
+        g = adjoint(y - apply(U @ V.T))
+        return g @ V, g.T @ U
+
+    return neg_grad_asym, y
+
+
+def sensing_flow(
+    operator: MeasurementOperator,
+    Y: ArrayLike,
+    U0: ArrayLike,
+    alpha: float,
+    t: ArrayLike,
+    *,
+    V0: ArrayLike | None = None,
+    rtol: float = 1e-10,
+    atol: float | None = None,
+    method: str = "DOP853",
+) -> SensingResult:
+    r"""Gradient flow on the sensing loss, by ``scipy.integrate.solve_ivp``.
+
+    Symmetric (``V0=None``): ``dU/dt = sym(A*(y - A(U U^T))) U``, ``U(0) = sqrt(alpha) U0``,
+    the flow of ``1/4 ||A(U U^T) - y||^2``. Asymmetric: ``dU/dt = A*(r) V``,
+    ``dV/dt = A*(r)^T U``, ``r = y - A(U V^T)``, ``(U, V)(0) = sqrt(alpha) (U0, V0)``, the flow of
+    ``1/2 ||A(U V^T) - y||^2``. Here ``y = A(Y)``.
+
+    Parameters
+    ----------
+    operator : MeasurementOperator
+        Measuring ``Y``'s shape.
+    Y : (n, n) symmetric array, or (n1, n2) array if ``V0`` is given
+    U0 : (n, r) array
+    alpha : float
+        Initialization scale ``> 0``.
+    t : float or (T,) array
+        Times ``>= 0`` at which to record (any order; the result keeps it).
+    V0 : (n2, r) array, optional
+        Right factor's shape; given, the asymmetric factorization ``W = U V^T`` is simulated.
+    rtol, atol : float
+        Solver tolerances on the factor entries. ``atol`` defaults to
+        ``rtol * min(1, sqrt(alpha) max|U0|)`` so the small initial phase is resolved.
+    method : str
+        A ``solve_ivp`` method (``"DOP853"``, ``"RK45"``, ``"LSODA"``, ...).
+
+    Returns
+    -------
+    SensingResult
+        ``kind`` ``"symmetric"`` or ``"asymmetric"``, ``method="flow"``.
+
+    Examples
+    --------
+    >>> import numpy as np, mfflow
+    >>> Y = mfflow.make_target([2.0, 1.0], n=4, seed=0)
+    >>> U0 = mfflow.gaussian_init(4, 4, seed=1)
+    >>> res = sensing_flow(IdentityOperator(4), Y, U0, 1e-4, [0.0, 20.0])
+    >>> res.singular_values[-1, :2].round(6)
+    array([2., 1.])
+    """
+    op, y_mat, u0, v0, a = _setup(operator, Y, U0, V0, alpha)
+    tt, _ = as_times(t)
+    rtol = as_positive_scalar(rtol, "rtol")
+    sym = v0 is None
+    scale0 = np.sqrt(a) * float(
+        np.max(np.abs(u0)) if sym else max(np.abs(u0).max(), np.abs(v0).max())
+    )
+    if atol is None:
+        atol = rtol * min(1.0, max(scale0, 1e-300))
+    atol = as_positive_scalar(atol, "atol")
+    neg_grad, y = _grad_fn(op, y_mat, sym)
+    n1, r = u0.shape
+    nu = n1 * r
+    z0 = np.sqrt(a) * (u0.ravel() if sym else np.concatenate([u0.ravel(), v0.ravel()]))
+
+    def rhs(_t: float, z: FloatArray) -> FloatArray:
+        U = z[:nu].reshape(n1, r)
+        V = None if sym else z[nu:].reshape(-1, r)
+        dU, dV = neg_grad(U, V)
+        return dU.ravel() if sym else np.concatenate([dU.ravel(), dV.ravel()])
+
+    zs = _integrate(rhs, z0, tt, rtol, atol, method)
+    U = zs[:, :nu].reshape(-1, n1, r)
+    Ws = (
+        U @ np.swapaxes(U, 1, 2)
+        if sym
+        else U @ np.swapaxes(zs[:, nu:].reshape(-1, *v0.shape), 1, 2)
+    )
+    sv, loss, err = _record(Ws, y_mat, y, _fast(op)[0], 0.25 if sym else 0.5)
+    return SensingResult(
+        t=tt,
+        singular_values=sv,
+        loss=loss,
+        recovery_error=err,
+        W=Ws,
+        kind="symmetric" if sym else "asymmetric",
+        method="flow",
+        m=int(op.m),
+    )
+
+
+def _integrate(
+    rhs: Any, z0: FloatArray, tt: FloatArray, rtol: float, atol: float, method: str
+) -> FloatArray:
+    """States at the times ``tt`` (any order): ``(T, d)``."""
+    order = np.argsort(tt, kind="stable")
+    ts = tt[order]
+    out = np.empty((tt.size, z0.size))
+    t_end = float(ts[-1]) if ts.size else 0.0
+    if t_end == 0.0:
+        out[:] = z0
+        return out
+    sol = solve_ivp(rhs, (0.0, t_end), z0, method=method, t_eval=ts, rtol=rtol, atol=atol)
+    if sol.status != 0:
+        raise RuntimeError(f"solve_ivp ({method}) failed: {sol.message}")
+    out[order] = sol.y.T
+    return out
+
+
+def sensing_descent(
+    operator: MeasurementOperator,
+    Y: ArrayLike,
+    U0: ArrayLike,
+    alpha: float,
+    eta: float,
+    steps: ArrayLike,
+    *,
+    V0: ArrayLike | None = None,
+) -> SensingResult:
+    r"""Gradient descent on the sensing loss, recording at the given iterations.
+
+    ``U <- U + eta sym(A*(y - A(U U^T))) U`` (symmetric), or the simultaneous update
+    ``(U, V) <- (U + eta A*(r) V, V + eta A*(r)^T U)`` (asymmetric, ``V0`` given), from
+    ``sqrt(alpha) (U0, V0)``. Iterate ``k`` is compared with the flow at ``t = k eta``.
+
+    Parameters
+    ----------
+    operator, Y, U0, alpha, V0
+        As in :func:`sensing_flow`.
+    eta : float
+        Step size ``> 0``.
+    steps : int or (T,) int array
+        Iterations ``k >= 0`` to record (any order).
+
+    Returns
+    -------
+    SensingResult
+        ``method="descent"``, ``t = steps * eta``.
+
+    Examples
+    --------
+    >>> import mfflow
+    >>> Y = mfflow.make_target([2.0, 1.0], n=4, seed=0)
+    >>> U0 = mfflow.gaussian_init(4, 4, seed=1)
+    >>> res = sensing_descent(IdentityOperator(4), Y, U0, 1e-4, 0.05, [0, 400])
+    >>> res.singular_values[-1, :2].round(6)   # the zero modes stay ~alpha
+    array([2., 1.])
+    """
+    op, y_mat, u0, v0, a = _setup(operator, Y, U0, V0, alpha)
+    eta = as_positive_scalar(eta, "eta")
+    ks, _ = as_steps(steps, "steps")
+    sym = v0 is None
+    neg_grad, y = _grad_fn(op, y_mat, sym)
+    U = np.sqrt(a) * u0
+    V = None if sym else np.sqrt(a) * v0
+    order = np.argsort(ks, kind="stable")
+    Ws = np.empty((ks.size, *y_mat.shape))
+    k = 0
+    for idx in order:
+        while k < ks[idx]:
+            with np.errstate(over="ignore", invalid="ignore"):
+                dU, dV = neg_grad(U, V)
+                U = U + eta * dU
+                if not sym:
+                    V = V + eta * dV
+            k += 1
+            if not np.all(np.isfinite(U)):
+                raise ValueError(
+                    f"eta: gradient descent diverged at step {k} with eta = {eta:g}; "
+                    "use a smaller step size"
+                )
+        Ws[idx] = U @ U.T if sym else U @ V.T
+    sv, loss, err = _record(Ws, y_mat, y, _fast(op)[0], 0.25 if sym else 0.5)
+    return SensingResult(
+        t=ks * eta,
+        singular_values=sv,
+        loss=loss,
+        recovery_error=err,
+        W=Ws,
+        kind="symmetric" if sym else "asymmetric",
+        method="descent",
+        m=int(op.m),
+        eta=eta,
+        steps=ks,
+    )
