@@ -7,6 +7,21 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .asymmetric import AsymmetricFlowResult as AsymmetricFlowResult
+from .asymmetric import AsymmetricGDResult as AsymmetricGDResult
+from .asymmetric import AsymmetricLearningCurves as AsymmetricLearningCurves
+from .asymmetric import AsymmetricTrajectory as AsymmetricTrajectory
+from .asymmetric import ImbalanceStudy as ImbalanceStudy
+from .asymmetric import asymmetric_learning_curves as asymmetric_learning_curves
+from .asymmetric import balanced_init as balanced_init
+from .asymmetric import closed_form_asymmetric as closed_form_asymmetric
+from .asymmetric import gaussian_pair_init as gaussian_pair_init
+from .asymmetric import imbalance as imbalance
+from .asymmetric import imbalance_study as imbalance_study
+from .asymmetric import lambda_balanced_init as lambda_balanced_init
+from .asymmetric import simulate_asymmetric_gd as simulate_asymmetric_gd
+from .asymmetric import simulate_asymmetric_gf as simulate_asymmetric_gf
+from .asymmetric import symmetrized_target as symmetrized_target
 from .closed_form import Trajectory as Trajectory
 from .closed_form import closed_form as closed_form
 from .deep import deep_descent as deep_descent
@@ -16,6 +31,11 @@ from .deep import deep_mode_time as deep_mode_time
 from .deep import deep_random_init as deep_random_init
 from .deep import deep_spectral_init as deep_spectral_init
 from .deep import deep_transition_time as deep_transition_time
+from .gd_vs_gf import CriticalStepSizes as CriticalStepSizes
+from .gd_vs_gf import GDFlowGap as GDFlowGap
+from .gd_vs_gf import critical_step_sizes as critical_step_sizes
+from .gd_vs_gf import curvature as curvature
+from .gd_vs_gf import gd_flow_gap as gd_flow_gap
 from .linalg import eigh_descending as eigh_descending
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
@@ -54,11 +74,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AsymmetricFlowResult",
+    "AsymmetricGDResult",
+    "AsymmetricLearningCurves",
+    "AsymmetricTrajectory",
+    "CriticalStepSizes",
     "EntrySampling",
     "FlowResult",
+    "GDFlowGap",
     "GDResult",
     "GaussianSensing",
     "IdentityOperator",
+    "ImbalanceStudy",
     "MeasurementOperator",
     "SensingResult",
     "TheoremCheck",
@@ -66,10 +93,15 @@ __all__ = [
     "TheoremRow",
     "Trajectory",
     "__version__",
+    "asymmetric_learning_curves",
+    "balanced_init",
     "best_rank_k",
     "check_theorem",
     "closed_form",
+    "closed_form_asymmetric",
+    "critical_step_sizes",
     "crossing_times",
+    "curvature",
     "curve_distance",
     "deep_descent",
     "deep_flow",
@@ -80,6 +112,11 @@ __all__ = [
     "deep_transition_time",
     "eigh_descending",
     "gaussian_init",
+    "gaussian_pair_init",
+    "gd_flow_gap",
+    "imbalance",
+    "imbalance_study",
+    "lambda_balanced_init",
     "low_rank_init",
     "make_target",
     "measured_intervals",
@@ -89,9 +126,12 @@ __all__ = [
     "rip_constant",
     "sensing_descent",
     "sensing_flow",
+    "simulate_asymmetric_gd",
+    "simulate_asymmetric_gf",
     "simulate_gd",
     "simulate_gf",
     "spectral_init",
+    "symmetrized_target",
     "theorem_constants",
     "theorem_intervals",
     "transition_times",
