@@ -24,6 +24,7 @@ from .asymmetric import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .asymmetric import symmetrized_target as symmetrized_target
 from .closed_form import Trajectory as Trajectory
 from .closed_form import closed_form as closed_form
+from .curves import crossing_times as crossing_times
 from .deep import deep_descent as deep_descent
 from .deep import deep_flow as deep_flow
 from .deep import deep_mode_curve as deep_mode_curve
@@ -48,7 +49,6 @@ from .sensing import GaussianSensing as GaussianSensing
 from .sensing import IdentityOperator as IdentityOperator
 from .sensing import MeasurementOperator as MeasurementOperator
 from .sensing import SensingResult as SensingResult
-from .sensing import crossing_times as crossing_times
 from .sensing import curve_distance as curve_distance
 from .sensing import rip_constant as rip_constant
 from .sensing import sensing_descent as sensing_descent

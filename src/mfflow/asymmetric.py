@@ -55,6 +55,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
 from .closed_form import Trajectory, closed_form
+from .curves import crossing_times
 from .problems import Seed, _rng
 from .validation import (
     as_alpha,
@@ -75,7 +76,6 @@ __all__ = [
     "asymmetric_learning_curves",
     "balanced_init",
     "closed_form_asymmetric",
-    "crossing_times",
     "gaussian_pair_init",
     "imbalance",
     "imbalance_study",
@@ -825,36 +825,6 @@ def simulate_asymmetric_gd(
 
 
 # ---- transitions and imbalance ------------------------------------------------------------------
-def crossing_times(t: ArrayLike, values: ArrayLike, levels: ArrayLike) -> FloatArray:
-    """First time each curve reaches its level, linearly interpolated: ``(K,)``, NaN if never.
-
-    Parameters
-    ----------
-    t : (T,) array, increasing
-    values : (T, K) array
-        Learning curves (e.g. singular values of ``U V^T``, descending per time).
-    levels : (K,) array
-        E.g. half the target's singular values: the *transition time* of mode ``i`` is then the
-        first time the ``i``-th singular value reaches ``sigma_i / 2``.
-    """
-    tt = np.asarray(t, dtype=np.float64)
-    vals = np.asarray(values, dtype=np.float64)
-    lev = np.asarray(levels, dtype=np.float64)
-    out = np.full(lev.size, np.nan)
-    for i in range(lev.size):
-        above = np.flatnonzero(vals[:, i] >= lev[i])
-        if above.size == 0:
-            continue
-        j = int(above[0])
-        if j == 0:
-            out[i] = tt[0]
-            continue
-        v0, v1 = vals[j - 1, i], vals[j, i]
-        frac = (lev[i] - v0) / (v1 - v0) if v1 != v0 else 1.0
-        out[i] = tt[j - 1] + frac * (tt[j] - tt[j - 1])
-    return out
-
-
 def _default_times(sigma: FloatArray, alpha: float, count: int = 400) -> FloatArray:
     """A grid through every transition (``~log(sigma/alpha) / (2 sigma)``) and past it."""
     pos = sigma[sigma > 1e-12 * sigma[0]] if sigma[0] > 0 else sigma[:1] + 1.0

@@ -46,11 +46,11 @@ from .asymmetric import (
     _as_problem,
     _balance_of,
     closed_form_asymmetric,
-    crossing_times,
     simulate_asymmetric_gd,
     simulate_asymmetric_gf,
 )
 from .closed_form import closed_form
+from .curves import crossing_times
 from .simulate import simulate_gd
 from .validation import as_alpha, as_init, as_positive_scalar, as_symmetric, as_times
 
