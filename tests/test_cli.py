@@ -1,0 +1,191 @@
+"""The ``mfflow`` command: help, ``run`` on every example config, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import mfflow
+from mfflow.cli import app
+from mfflow.report import load_results
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
+
+GOOD = """
+name = "t"
+methods = ["closed_form"]
+[target]
+{target}
+[init]
+{init}
+[times]
+t_max = 8.0
+num = 50
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def write_config(path: Path, target: str = "spectrum = [3.0, 1.0]", init: str = "") -> Path:
+    init = init or 'kind = "gaussian"\nr = 3\nalpha = 1e-4'
+    path.write_text(GOOD.format(target=target, init=init))
+    return path
+
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command, words in [
+        ("reproduce", "Reproduce the paper's results"),
+        ("run", "Run one experiment"),
+        ("plot", "Redraw the figures"),
+    ]:
+        assert command in result.output and words in result.output
+
+
+def test_python_dash_m() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mfflow", "--help"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0
+    assert "reproduce" in out.stdout
+
+
+def test_examples_exist() -> None:
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("config", EXAMPLES, ids=lambda p: p.stem)
+def test_run_each_example(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("run", str(config), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    ds = load_results(out / "results.nc")
+    assert ds.attrs["kind"] == "run" and ds.attrs["mfflow_version"] == mfflow.__version__
+    for name in ("report.md", "index.html", "figures/learning_curves.png"):
+        assert (out / name).exists()
+    # the stored closed form is the library's
+    U0, Y = ds["U0"].values, ds["Y"].values
+    t = ds["time"].values
+    ref = mfflow.closed_form(Y, U0, float(ds["alpha"])).eigvals(t)
+    np.testing.assert_allclose(ds["cf_eigvals"].values, ref, rtol=1e-12, atol=1e-300)
+    if "gf_max_error" in ds:
+        assert float(ds["gf_max_error"]) < 1e-7
+    report = (out / "report.md").read_text()
+    if "gd_max_error" in ds:
+        assert f"| gradient descent | {float(ds['eta']):.4g} | " in report
+
+
+def test_run_reads_a_target_file(tmp_path: Path) -> None:
+    from mfflow.config import load_config
+
+    np.save(tmp_path / "spec.npy", np.array([4.0, 1.0]))
+    cfg = load_config(write_config(tmp_path / "npy.toml", target='file = "spec.npy"\nseed = 2'))
+    Y = cfg.build_target(tmp_path)
+    np.testing.assert_array_equal(Y, mfflow.make_target([4.0, 1.0], seed=2))
+
+    Y = mfflow.make_target([2.0, 1.0, 0.5], seed=3)
+    np.savetxt(tmp_path / "Y.txt", Y)
+    config = write_config(tmp_path / "txt.toml", target='file = "Y.txt"')
+    result = invoke("run", str(config), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    ds = load_results(tmp_path / "o" / "results.nc")
+    np.testing.assert_allclose(ds["Y"].values, Y, rtol=0, atol=1e-15)
+
+
+BAD = [
+    (
+        "unknown field",
+        {"init": 'kind = "gaussian"\nalpha = 1e-4\ncolour = "red"'},
+        "config field 'init.colour': unknown field",
+    ),
+    (
+        "wrong type",
+        {"init": 'kind = "gaussian"\nalpha = "small"'},
+        "config field 'init.alpha': expected a number, got 'small'",
+    ),
+    (
+        "negative alpha",
+        {"init": 'kind = "gaussian"\nalpha = -1'},
+        "config field 'init.alpha': expected a number > 0, got -1",
+    ),
+    (
+        "unknown init kind",
+        {"init": 'kind = "uniform"\nalpha = 1e-3'},
+        "config field 'init.kind': expected 'gaussian', 'orthogonal', 'spectral' or 'low_rank'",
+    ),
+    (
+        "missing target file",
+        {"target": 'file = "nowhere.npy"'},
+        "config field 'target.file': expected a readable .npy or .txt file, ",
+    ),
+    (
+        "garbage target file",
+        {"target": 'file = "garbage.txt"'},
+        "config field 'target.file': expected a readable .npy or .txt file of numbers",
+    ),
+    (
+        "non-symmetric target file",
+        {"target": 'file = "nonsym.txt"'},
+        "config field 'target.file': Y: expected a symmetric matrix",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "parts", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_one_red_line(
+    case: str, parts: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "garbage.txt").write_text("this is not\na matrix of numbers\n")
+    (tmp_path / "nonsym.txt").write_text("1 2\n0 1\n")
+    cfg = write_config(tmp_path / "bad.toml", **parts)
+    result = invoke("run", str(cfg), "--out", str(tmp_path / "out"))
+    assert result.exit_code != 0
+    text = result.output
+    assert message in text, text
+    assert "Traceback" not in text
+    assert len([line for line in text.splitlines() if line.strip()]) == 1, text
+    assert text.startswith("error: ")
+    assert not (tmp_path / "out" / "results.nc").exists()
+
+
+def test_unreadable_or_invalid_config_file(tmp_path: Path) -> None:
+    result = invoke("run", str(tmp_path / "missing.toml"))
+    assert result.exit_code != 0
+    assert "config file" in result.output and "expected a readable TOML file" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[init\nalpha = ")
+    result = invoke("run", str(bad))
+    assert result.exit_code != 0 and "not valid TOML" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plot_errors(tmp_path: Path) -> None:
+    result = invoke("plot", str(tmp_path / "none.nc"), "--out", str(tmp_path))
+    assert result.exit_code != 0 and "expected an existing netCDF file" in result.output
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    result = invoke("plot", str(junk), "--out", str(tmp_path))
+    assert result.exit_code != 0 and "not a readable netCDF file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", init='kind = "gaussian"\nalpha = -1')
+    out = subprocess.run(
+        [sys.executable, "-m", "mfflow", "run", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == ("error: config field 'init.alpha': expected a number > 0, got -1")
+    assert "Traceback" not in out.stderr + out.stdout
