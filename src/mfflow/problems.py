@@ -103,17 +103,20 @@ def orthogonal_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
 def low_rank_init(n: int, r: int, rank: int, seed: Seed = 0) -> NDArray[np.float64]:
     """Gaussian shape ``U0`` ``(n, r)`` of exact rank ``rank <= min(n, r)`` (singular ``W0``).
 
-    ``U0 = A B / sqrt(rank)`` with ``A`` ``(n, rank)`` and ``B`` ``(rank, r)`` Gaussian.
+    ``U0 = [A, 0]`` with ``A`` ``(n, rank)`` i.i.d. ``N(0, 1/rank)`` and ``r - rank`` zero columns.
+    The rank is exact *in floating point*: a product ``A B`` or a right rotation would leave
+    ``~1e-16`` components in the other directions, which the flow amplifies like ``e^{2 lam t}``
+    until they are learned. ``W0 = U0 U0^T`` (all the dynamics depend on) is the same as for any
+    rotation ``U0 Q``.
     """
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
     rank = as_positive_int(rank, "rank")
     if rank > min(n, r):
         raise ValueError(f"rank: expected rank <= min(n, r) = {min(n, r)}, got {rank}")
-    rng = _rng(seed)
-    a = rng.standard_normal((n, rank))
-    b = rng.standard_normal((rank, r))
-    return a @ b / np.sqrt(rank * r)
+    u0 = np.zeros((n, r))
+    u0[:, :rank] = _rng(seed).standard_normal((n, rank)) / np.sqrt(rank)
+    return u0
 
 
 def spectral_init(
