@@ -19,6 +19,7 @@ EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
 GOOD = """
 name = "t"
 methods = ["closed_form"]
+{head}
 [target]
 {target}
 [init]
@@ -26,6 +27,7 @@ methods = ["closed_form"]
 [times]
 t_max = 8.0
 num = 50
+{tail}
 """
 
 
@@ -33,9 +35,15 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def write_config(path: Path, target: str = "spectrum = [3.0, 1.0]", init: str = "") -> Path:
+def write_config(
+    path: Path,
+    target: str = "spectrum = [3.0, 1.0]",
+    init: str = "",
+    head: str = "",
+    tail: str = "",
+) -> Path:
     init = init or 'kind = "gaussian"\nr = 3\nalpha = 1e-4'
-    path.write_text(GOOD.format(target=target, init=init))
+    path.write_text(GOOD.format(target=target, init=init, head=head, tail=tail))
     return path
 
 
@@ -71,11 +79,22 @@ def test_run_each_example(config: Path, tmp_path: Path) -> None:
     assert ds.attrs["kind"] == "run" and ds.attrs["mfflow_version"] == mfflow.__version__
     for name in ("report.md", "index.html", "figures/learning_curves.png"):
         assert (out / name).exists()
-    # the stored closed form is the library's
-    U0, Y = ds["U0"].values, ds["Y"].values
-    t = ds["time"].values
-    ref = mfflow.closed_form(Y, U0, float(ds["alpha"])).eigvals(t)
-    np.testing.assert_allclose(ds["cf_eigvals"].values, ref, rtol=1e-12, atol=1e-300)
+    # the stored closed form (or the identity operator's, for sensing) is the library's
+    Y, t, alpha = ds["Y"].values, ds["time"].values, float(ds["alpha"])
+    factorization = ds.attrs.get("factorization", "symmetric")
+    if "cf_eigvals" in ds:
+        ref = mfflow.closed_form(Y, ds["U0"].values, alpha).eigvals(t)
+        np.testing.assert_allclose(ds["cf_eigvals"].values, ref, rtol=1e-12, atol=1e-300)
+    elif factorization == "asymmetric" and "cf_values" in ds:
+        traj = mfflow.closed_form_asymmetric(Y, ds["U0"].values, ds["V0"].values, alpha)
+        ref = traj.singular_values(t)
+        np.testing.assert_allclose(ds["cf_values"].values, ref, rtol=1e-9, atol=1e-12)
+    elif factorization == "symmetric":
+        ref = mfflow.closed_form(Y, ds["U0"].values, alpha).eigvals(t)
+        np.testing.assert_allclose(ds["ref_values"].values, np.abs(ref), rtol=1e-9, atol=1e-12)
+    for prefix in ("gf", "gd"):
+        if f"{prefix}_recovery" in ds:  # every method learns the target
+            assert float(ds[f"{prefix}_recovery"].values[-1]) < 0.1
     if "gf_max_error" in ds:
         assert float(ds["gf_max_error"]) < 1e-7
     report = (out / "report.md").read_text()
@@ -119,7 +138,8 @@ BAD = [
     (
         "unknown init kind",
         {"init": 'kind = "uniform"\nalpha = 1e-3'},
-        "config field 'init.kind': expected 'gaussian', 'orthogonal', 'spectral' or 'low_rank'",
+        "config field 'init.kind': expected 'gaussian', 'orthogonal', 'spectral', 'low_rank', "
+        "'balanced' or 'lambda_balanced', got 'uniform'",
     ),
     (
         "missing target file",
@@ -135,6 +155,76 @@ BAD = [
         "non-symmetric target file",
         {"target": 'file = "nonsym.txt"'},
         "config field 'target.file': Y: expected a symmetric matrix",
+    ),
+    (
+        "unknown factorization",
+        {"head": 'factorization = "tensor"'},
+        "config field 'factorization': expected 'symmetric', 'asymmetric' or 'deep'",
+    ),
+    (
+        "depth of the wrong type",
+        {"head": 'factorization = "deep"\ndepth = "three"'},
+        "config field 'depth': expected an integer, got 'three'",
+    ),
+    (
+        "depth too small",
+        {"head": 'factorization = "deep"\ndepth = 1'},
+        "config field 'depth': expected an integer >= 2, got 1",
+    ),
+    (
+        "deep without depth",
+        {"head": 'factorization = "deep"'},
+        "config field 'depth': factorization 'deep' needs 'depth'",
+    ),
+    (
+        "depth without deep",
+        {"head": "depth = 3"},
+        "config field 'depth': only used with factorization 'deep'",
+    ),
+    (
+        "unknown operator field",
+        {"tail": '[operator]\nkind = "gaussian"\nm = 20\nnoise = 0.1'},
+        "config field 'operator.noise': unknown field",
+    ),
+    (
+        "unknown operator kind",
+        {"tail": '[operator]\nkind = "fourier"'},
+        "config field 'operator.kind': expected 'identity', 'gaussian' or 'completion'",
+    ),
+    (
+        "gaussian operator without m",
+        {"tail": '[operator]\nkind = "gaussian"'},
+        "config field 'operator': kind 'gaussian' needs 'm'",
+    ),
+    (
+        "completion fraction out of range",
+        {"tail": '[operator]\nkind = "completion"\nfraction = 1.5'},
+        "config field 'operator.fraction': expected a number <= 1, got 1.5",
+    ),
+    (
+        "closed form with a gaussian operator",
+        {"tail": '[operator]\nkind = "gaussian"\nm = 20'},
+        "config field 'methods': 'closed_form' does not exist with a gaussian operator",
+    ),
+    (
+        "closed form of an unbalanced asymmetric init",
+        {"head": 'factorization = "asymmetric"', "init": 'kind = "gaussian"\nalpha = 1e-4'},
+        "config field 'methods': 'closed_form' needs a lambda-balanced init",
+    ),
+    (
+        "init kind of another factorization",
+        {"init": 'kind = "balanced"\nalpha = 1e-4'},
+        "config field 'init.kind': 'balanced' does not apply to factorization 'symmetric'",
+    ),
+    (
+        "lambda-balanced without lam",
+        {"head": 'factorization = "asymmetric"', "init": 'kind = "lambda_balanced"\nalpha = 1e-4'},
+        "config field 'init': kind 'lambda_balanced' needs 'lam'",
+    ),
+    (
+        "cols for a square factorization",
+        {"target": "spectrum = [3.0, 1.0]\ncols = 4"},
+        "config field 'target.cols': only used with factorization 'asymmetric'",
     ),
 ]
 
@@ -189,3 +279,27 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert out.stderr.strip() == ("error: config field 'init.alpha': expected a number > 0, got -1")
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_rectangular_lambda_balanced_run(tmp_path: Path) -> None:
+    """A lambda-balanced 5 x 3 run: the closed form against the ODE solve, the imbalance kept."""
+    cfg = write_config(
+        tmp_path / "asym.toml",
+        head='factorization = "asymmetric"',
+        target="spectrum = [3.0, 1.0]\nn = 5\ncols = 3",
+        init='kind = "lambda_balanced"\nlam = 0.5\nalpha = 1e-4',
+    )
+    text = cfg.read_text().replace(
+        'methods = ["closed_form"]', 'methods = ["closed_form", "gradient_flow"]'
+    )
+    cfg.write_text(text)
+    result = invoke("run", str(cfg), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    ds = load_results(tmp_path / "o" / "results.nc")
+    assert ds["Y"].shape == (5, 3)
+    U0, V0 = ds["U0"].values, ds["V0"].values
+    np.testing.assert_allclose(U0.T @ U0 - V0.T @ V0, 0.5 * np.eye(3), atol=1e-12)
+    assert float(ds["gf_max_error"]) < 1e-7
+    np.testing.assert_allclose(
+        np.linalg.svd(ds["Y"].values, compute_uv=False)[:2], [3.0, 1.0], rtol=1e-12
+    )

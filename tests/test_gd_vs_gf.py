@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mfflow
 from mfflow.asymmetric import (
-    asymmetric_learning_curves,
     balanced_init,
     gaussian_pair_init,
     lambda_balanced_init,
@@ -22,7 +20,6 @@ from mfflow.gd_vs_gf import (
     curvature,
     gd_flow_gap,
 )
-from mfflow.plot_extensions import plot_asymmetric_learning, plot_gd_vs_gf
 
 
 def rect_target(m: int, n: int, spectrum: list[float], seed: int) -> np.ndarray:
@@ -120,17 +117,3 @@ def test_bad_inputs() -> None:
         critical_step_sizes(Y, U0, 1e-3, time_rtol=-1.0)
     with pytest.raises(ValueError, match="U"):
         curvature(Y, np.ones((3, 2)))
-
-
-def test_figures(tmp_path: Path) -> None:
-    Y = mfflow.make_target([3.0, 1.0], seed=0)
-    U0 = mfflow.gaussian_init(2, 2, seed=1)
-    gap = gd_flow_gap(Y, U0, 1e-3, [1e-3, 1e-2, 3.0], n_times=20)
-    out = plot_gd_vs_gf(gap, tmp_path / "gd.png")
-    assert out.exists() and out.stat().st_size > 1000
-    Ya = rect_target(3, 2, [2.0, 1.0], seed=0)
-    curves = asymmetric_learning_curves(Ya, 1e-4, t=np.linspace(0.0, 15.0, 40))
-    out = plot_asymmetric_learning(curves, tmp_path / "asym.png")
-    assert out.exists() and out.stat().st_size > 1000
-    with pytest.raises(TypeError, match="result"):
-        plot_gd_vs_gf(curves, tmp_path / "x.png")  # type: ignore[arg-type]

@@ -19,7 +19,14 @@ from typer.testing import CliRunner
 import mfflow
 from mfflow.cli import app
 from mfflow.plot import DPI, FIGSIZES, REPRODUCE_FIGURES
-from mfflow.report import ReproduceConfig, fmt, load_results, report_tables
+from mfflow.report import (
+    ReproduceConfig,
+    _asym_problem,
+    fmt,
+    load_results,
+    rectangular_target,
+    report_tables,
+)
 from mfflow.theory import best_rank_k
 
 FIGURES = list(REPRODUCE_FIGURES)
@@ -46,6 +53,10 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "rank_k",
         "time_scales",
         "early_stopping",
+        "gd_vs_gf",
+        "asymmetric",
+        "deep",
+        "sensing",
     ]
     for name in FIGURES:
         for ext in ("png", "pdf"):
@@ -221,6 +232,10 @@ def test_html_is_self_contained_and_in_story_order(reproduced: Path) -> None:
         "Rank-k approximation",
         "Time-scale separation",
         "Low-rank approximation by early stopping",
+        "Gradient descent versus the flow",
+        "Asymmetric incremental learning",
+        "Deep factorization (talk figure 2)",
+        "Matrix sensing approaches the closed form",
         "Configuration",
     ]
     positions = [page.index(f"{t}</h2>") for t in titles]
@@ -241,3 +256,138 @@ def test_plot_redraws_from_the_results_file(reproduced: Path, tmp_path: Path) ->
         ref = mpimg.imread(reproduced / "figures" / f"{name}.png")
         assert img.shape == ref.shape
         assert (tmp_path / "again" / f"{name}.pdf").exists()
+
+
+# ---- the sections beyond the paper --------------------------------------------------------------
+def test_beyond_the_paper_is_labelled(ds: xr.Dataset) -> None:
+    assert ds["gap"].dims == ("problem", "eta_gap")
+    assert list(ds["problem"].values) == ["symmetric", "asymmetric"]
+    assert ds["asym_values"].dims == ("init", "asym_time", "asym_k")
+    assert ds.sizes["init"] == 3
+    assert ds["deep_gd_values"].dims == ("depth", "deep_rec", "deep_sv")
+    assert list(ds["depth"].values) == [2, 3, 4]
+    assert ds["sense_distance"].dims == ("ratio", "seed")
+    assert ds["sense_transition"].dims == ("ratio", "seed", "sense_k")
+
+
+def test_gd_vs_gf_matches_the_library(ds: xr.Dataset) -> None:
+    cfg = ReproduceConfig.from_json(ds.attrs["config"])
+    Y = mfflow.make_target(list(cfg.spectrum), n=cfg.n, seed=cfg.target_seed)
+    U0g = mfflow.gaussian_init(cfg.n, cfg.init_r, seed=cfg.init_seed)
+    Ya, Ua, Va = _asym_problem(cfg)
+    np.testing.assert_allclose(np.linalg.svd(Ya, compute_uv=False), cfg.spectrum, rtol=1e-12)
+    etas = ds["eta_gap"].values
+    fit = etas <= cfg.gap_fit_eta_max
+    t = ds["gap_time"].values
+    sym = mfflow.gd_flow_gap(Y, U0g, cfg.gap_alpha, etas[fit], t=t)
+    np.testing.assert_allclose(ds["gap"].sel(problem="symmetric").values[fit], sym.gap, rtol=1e-12)
+    assert float(ds["gap_order"].sel(problem="symmetric")) == pytest.approx(sym.order, rel=1e-12)
+    asym = mfflow.gd_flow_gap(Ya, Ua, cfg.gap_alpha, etas[~fit], V0=Va, t=t)
+    np.testing.assert_array_equal(ds["gap"].sel(problem="asymmetric").values[~fit], asym.gap)
+    crit = mfflow.critical_step_sizes(
+        Y, U0g, cfg.gap_alpha, n_scan=cfg.gap_scan, n_bisect=cfg.gap_bisect
+    )
+    for name in ("eta_incremental", "eta_converge", "eta_blowup", "eta_stability"):
+        assert float(ds[name].sel(problem="symmetric")) == pytest.approx(getattr(crit, name))
+    # the story: first order, incremental learning up to the stability limit, blow-up past it
+    np.testing.assert_allclose(ds["gap_order"].values, 1.0, atol=0.1)
+    np.testing.assert_allclose(ds["eta_stability"].values, 1 / cfg.spectrum[0], rtol=1e-6)
+    assert np.all(ds["eta_incremental"].values <= ds["eta_converge"].values)
+    assert np.all(ds["eta_converge"].values <= 1.02 * ds["eta_stability"].values)
+    assert np.all(ds["eta_blowup"].values > ds["eta_stability"].values)
+    assert int(ds["gap_diverged"].values[:, -1].min()) == 1  # the largest eta diverges: reported
+    assert np.all(np.isinf(ds["gap"].values[ds["gap_diverged"].values == 1]))
+
+
+def test_asymmetric_matches_the_library(ds: xr.Dataset) -> None:
+    cfg = ReproduceConfig.from_json(ds.attrs["config"])
+    Y = rectangular_target(cfg.spectrum, cfg.asym_rows, cfg.asym_cols, seed=cfg.target_seed)
+    np.testing.assert_array_equal(ds["asym_Y"].values, Y)
+    t = ds["asym_time"].values
+    ref = mfflow.asymmetric_learning_curves(
+        Y, cfg.asym_alpha, lam=cfg.asym_lam, rho=cfg.asym_rho, seed=cfg.asym_seed, t=t
+    )
+    assert list(ds["init"].values) == list(ref.curves)
+    for label, curves in ref.curves.items():
+        got = ds["asym_values"].sel(init=label).values
+        np.testing.assert_allclose(got, curves, rtol=1e-9, atol=1e-12)
+    # every init learns the values in order; unbalanced shifts match the linear-phase prediction
+    assert np.all(np.diff(ds["asym_transition"].values, axis=1) > 0)
+    np.testing.assert_allclose(
+        ds["asym_study_shift"].values, ds["asym_study_predicted_shift"].values, atol=2e-2
+    )
+
+
+def test_deep_matches_the_library(ds: xr.Dataset) -> None:
+    cfg = ReproduceConfig.from_json(ds.attrs["config"])
+    spec = np.asarray(cfg.deep_spectrum)
+    for L in ds["depth"].values:
+        t = ds["deep_gd_time"].sel(depth=L).values
+        exact = mfflow.deep_mode_curve(spec, cfg.deep_alpha, int(L), t[::25])
+        np.testing.assert_allclose(
+            ds["deep_exact_values"].sel(depth=L).values[::25], exact, rtol=1e-12, atol=1e-300
+        )
+        half = mfflow.deep_transition_time(spec, cfg.deep_alpha, int(L))
+        np.testing.assert_allclose(ds["deep_exact_half"].sel(depth=L).values, half, rtol=1e-12)
+    # talk figure 2: learned one by one (GD, sensing), later and sharper with depth (exact)
+    assert np.all(np.diff(ds["deep_gd_half"].values, axis=1) > 0)
+    assert np.all(np.diff(ds["deep_exact_half"].values[:, 0]) > 0)
+    rel = ds["deep_exact_width"].values[:, 0] / ds["deep_exact_half"].values[:, 0]
+    assert np.all(np.diff(rel) < 0)
+    assert float(ds["deep_gd_recovery"].max()) < 0.05
+    # the zero singular values of Y stay small
+    assert float(ds["deep_gd_values"].values[:, -1, len(spec) :].max()) < 1e-2
+
+
+def test_sensing_matches_the_library(ds: xr.Dataset) -> None:
+    cfg = ReproduceConfig.from_json(ds.attrs["config"])
+    n = cfg.sense_n
+    Y = mfflow.make_target(list(cfg.sense_spectrum), n=n, seed=cfg.sense_target_seed)
+    U0 = mfflow.gaussian_init(n, n, seed=cfg.sense_init_seed)
+    t = ds["sense_time"].values
+    traj = mfflow.closed_form(Y, U0, cfg.sense_alpha)
+    K = len(cfg.sense_spectrum)
+    np.testing.assert_allclose(
+        ds["sense_cf_values"].values, traj.eigvals(t)[:, :K], rtol=1e-12, atol=1e-300
+    )
+    ratio = ds["ratio"].values[-1]
+    m = int(ds["sense_m"].sel(ratio=ratio))
+    assert m == round(ratio * n * K)
+    res = mfflow.sensing_flow(
+        mfflow.GaussianSensing(n, m, seed=1), Y, U0, cfg.sense_alpha, t, rtol=1e-8
+    )
+    d = mfflow.curve_distance(res, traj)
+    assert float(ds["sense_distance"].sel(ratio=ratio, seed=1)) == pytest.approx(d.max(), rel=1e-9)
+    # the distance shrinks as m grows, like m^(-1/2)
+    mean = ds["sense_distance"].mean("seed").values
+    assert mean[-1] < 0.5 * mean[0]
+    assert -1.0 < float(ds["sense_distance_slope"]) < -0.2
+
+
+def test_new_tables_are_the_results_numbers(reproduced: Path, ds: xr.Dataset) -> None:
+    tables = _md_tables((reproduced / "report.md").read_text())
+    built = report_tables(ds)
+    header, *rows = tables[built["gd_vs_gf_critical"].caption]
+    for row, prob in zip(rows, ds["problem"].values, strict=True):
+        assert row[0] == prob
+        assert _close(row[header.index("order")], float(ds["gap_order"].sel(problem=prob)))
+        for col, name in (
+            ("2 / lambda_max", "eta_stability"),
+            ("incremental learning", "eta_incremental"),
+            ("blows up", "eta_blowup"),
+        ):
+            assert _close(row[header.index(col)], float(ds[name].sel(problem=prob)))
+    header, *rows = tables[built["deep"].caption]
+    for row in rows:
+        sel = {"depth": int(row[0]), "deep_k": int(row[1])}
+        assert _close(row[3], float(ds["deep_exact_half"].sel(sel)))
+        assert _close(row[6], float(ds["deep_gd_half"].sel(sel)))
+    header, *rows = tables[built["sensing"].caption]
+    for row, ratio in zip(rows, ds["ratio"].values, strict=False):
+        assert _close(row[0], float(ratio))
+        assert _close(row[2], float(ds["sense_distance"].sel(ratio=ratio).mean()))
+    header, *rows = tables[built["asymmetric"].caption]
+    for row, init in zip(rows, ds["init"].values, strict=False):
+        assert row[0] == init
+        for k in ds["asym_k"].values:
+            assert _close(row[2 + k], float(ds["asym_transition"].sel(init=init, asym_k=k)))

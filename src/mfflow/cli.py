@@ -98,7 +98,7 @@ def reproduce(
         bool, typer.Option("--quick", help="Reduced grids (for tests; same figures).")
     ] = False,
 ) -> None:
-    """Reproduce the paper's results: six figures, report.md, index.html, results.nc."""
+    """Reproduce the paper's results and beyond: ten figures, report.md, index.html, results.nc."""
     from .report import STEP_TITLES, STEPS
     from .report import reproduce as run_reproduce
 

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 __all__ = [
     "ConfigError",
     "InitConfig",
+    "OperatorConfig",
     "RunConfig",
     "TargetConfig",
     "TimesConfig",
@@ -63,12 +64,16 @@ class _Strict(BaseModel):
 class TargetConfig(_Strict):
     """The target ``Y``: an eigenvalue list (random eigenbasis) or a ``.npy``/``.txt`` file.
 
-    A file holds either a 1-D spectrum or a 2-D symmetric ``(n, n)`` matrix.
+    A file holds either a 1-D spectrum or a 2-D matrix: symmetric ``(n, n)`` for the symmetric
+    factorization, square for the deep one, any shape for the asymmetric one. For the asymmetric
+    factorization ``spectrum`` lists singular values and ``Y`` is ``n x cols`` (``cols``
+    defaults to ``n``).
     """
 
     spectrum: list[float] | None = Field(default=None, min_length=1)
     file: str | None = None
     n: int | None = Field(default=None, ge=1)
+    cols: int | None = Field(default=None, ge=1)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -88,12 +93,17 @@ class TargetConfig(_Strict):
 class InitConfig(_Strict):
     """The initialization ``U(0) = sqrt(alpha) U0``: shape kind, width ``r`` and scale."""
 
-    kind: Literal["gaussian", "orthogonal", "spectral", "low_rank"] = "gaussian"
+    kind: Literal[
+        "gaussian", "orthogonal", "spectral", "low_rank", "balanced", "lambda_balanced"
+    ] = "gaussian"
     r: int | None = Field(default=None, ge=1)
     alpha: float = Field(gt=0, allow_inf_nan=False)
     seed: int = 1
     scales: float | list[float] = 1.0
     rank: int | None = Field(default=None, ge=1)
+    lam: float | None = Field(default=None, allow_inf_nan=False)
+    scale_u: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    scale_v: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> InitConfig:
@@ -101,7 +111,58 @@ class InitConfig(_Strict):
             raise ValueError("kind 'low_rank' needs 'rank'")
         if self.kind != "low_rank" and self.rank is not None:
             raise ValueError(f"'rank' is only used with kind 'low_rank', got kind {self.kind!r}")
+        if self.kind == "lambda_balanced" and self.lam is None:
+            raise ValueError("kind 'lambda_balanced' needs 'lam' (U0^T U0 - V0^T V0 = lam I)")
+        if self.kind != "lambda_balanced" and self.lam is not None:
+            raise ValueError(
+                f"'lam' is only used with kind 'lambda_balanced', got kind {self.kind!r}"
+            )
         return self
+
+
+class OperatorConfig(_Strict):
+    """The measurement operator: the identity (the paper), Gaussian sensing or completion."""
+
+    kind: Literal["identity", "gaussian", "completion"] = "identity"
+    m: int | None = Field(default=None, ge=1)
+    fraction: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> OperatorConfig:
+        if self.kind == "gaussian" and self.m is None:
+            raise ValueError("kind 'gaussian' needs 'm' (the number of measurements)")
+        if self.kind == "completion" and self.fraction is None:
+            raise ValueError("kind 'completion' needs 'fraction' (of observed entries, in (0, 1])")
+        if self.kind != "gaussian" and self.m is not None:
+            raise ValueError(f"'m' is only used with kind 'gaussian', got kind {self.kind!r}")
+        if self.kind != "completion" and self.fraction is not None:
+            raise ValueError(
+                f"'fraction' is only used with kind 'completion', got kind {self.kind!r}"
+            )
+        return self
+
+    def build(self, shape: tuple[int, int], symmetric: bool) -> Any:
+        """The operator on ``shape`` matrices (``symmetric``: the symmetric variants)."""
+        from .sensing import EntrySampling, GaussianSensing, IdentityOperator
+
+        n, cols = shape
+        c = None if symmetric else cols
+        if self.kind == "gaussian":
+            assert self.m is not None
+            return GaussianSensing(n, self.m, seed=self.seed, cols=c)
+        if self.kind == "completion":
+            assert self.fraction is not None
+            return EntrySampling(n, self.fraction, seed=self.seed, cols=c)
+        return IdentityOperator(n, cols=cols)
+
+
+#: Init kinds each factorization accepts.
+INIT_KINDS = {
+    "symmetric": ("gaussian", "orthogonal", "spectral", "low_rank"),
+    "asymmetric": ("balanced", "lambda_balanced", "gaussian"),
+    "deep": ("gaussian", "spectral"),
+}
 
 
 class TimesConfig(_Strict):
@@ -133,12 +194,70 @@ class RunConfig(_Strict):
     """One experiment: target, init, times, methods (and ``eta`` for gradient descent)."""
 
     name: str = "run"
+    factorization: Literal["symmetric", "asymmetric", "deep"] = "symmetric"
+    depth: int | None = Field(default=None, ge=2)
     methods: list[Method] = Field(default_factory=lambda: ["closed_form"], min_length=1)
     eta: float = Field(default=1e-3, gt=0, allow_inf_nan=False)
     eps: float = Field(default=0.1, gt=0, allow_inf_nan=False)
     target: TargetConfig
     init: InitConfig
     times: TimesConfig
+    operator: OperatorConfig = Field(default_factory=OperatorConfig)
+
+    @property
+    def is_paper_setting(self) -> bool:
+        """Symmetric factorization with the identity operator (the closed-form path)."""
+        return self.factorization == "symmetric" and self.operator.kind == "identity"
+
+    def check(self) -> RunConfig:
+        """Refuse combinations that make no sense; :class:`ConfigError` names the field."""
+        f, kind = self.factorization, self.init.kind
+
+        def fail(field: str, msg: str) -> None:
+            raise ConfigError(f"config field '{field}': {msg}")
+
+        if f == "deep" and self.depth is None:
+            fail("depth", "factorization 'deep' needs 'depth' (an integer >= 2)")
+        if f != "deep" and self.depth is not None:
+            fail("depth", f"only used with factorization 'deep', got factorization {f!r}")
+        if f != "asymmetric" and self.target.cols is not None:
+            fail(
+                "target.cols",
+                f"only used with factorization 'asymmetric' (rectangular targets), got {f!r}",
+            )
+        if kind not in INIT_KINDS[f]:
+            allowed = ", ".join(repr(k) for k in INIT_KINDS[f])
+            fail("init.kind", f"{kind!r} does not apply to factorization {f!r}; use {allowed}")
+        if (self.init.scale_u is not None or self.init.scale_v is not None) and not (
+            f == "asymmetric" and kind == "gaussian"
+        ):
+            fail("init.scale_u", "only used with factorization 'asymmetric' and kind 'gaussian'")
+        if f == "deep" and self.init.r is not None:
+            fail("init.r", "deep factors are square (n x n); remove 'r'")
+        if "closed_form" in self.methods:
+            op = self.operator.kind
+            if op != "identity":
+                fail(
+                    "methods",
+                    f"'closed_form' does not exist with a {op} operator (there is no closed form "
+                    "for matrix sensing or completion); use 'gradient_flow' or "
+                    "'gradient_descent' (the report compares them with the identity-operator "
+                    "closed form)",
+                )
+            if f == "asymmetric" and kind == "gaussian":
+                fail(
+                    "methods",
+                    "'closed_form' needs a lambda-balanced init (U0^T U0 - V0^T V0 = lam I); "
+                    "use init.kind 'balanced' or 'lambda_balanced', or 'gradient_flow' for an "
+                    "unbalanced init",
+                )
+            if f == "deep" and kind != "spectral":
+                fail(
+                    "methods",
+                    "'closed_form' of the deep factorization needs a balanced spectral init; use "
+                    "init.kind 'spectral', or 'gradient_flow' / 'gradient_descent'",
+                )
+        return self
 
     @field_validator("methods")
     @classmethod
@@ -153,6 +272,8 @@ class RunConfig(_Strict):
         from .validation import as_symmetric
 
         t = self.target
+        if self.factorization != "symmetric":
+            return self._build_general_target(base)
         if t.spectrum is not None:
             try:
                 return make_target(t.spectrum, n=t.n, seed=t.seed)
@@ -183,6 +304,73 @@ class RunConfig(_Strict):
                 f"'{path}'), got {t.n}"
             )
         return y
+
+    def _build_general_target(self, base: Path | None) -> NDArray[np.float64]:
+        """Asymmetric (any shape) or deep (square) targets from singular values or a file."""
+        from .report import rectangular_target
+
+        t = self.target
+        spec: Any = t.spectrum
+        if t.file is not None:
+            path = Path(t.file)
+            if base is not None and not path.is_absolute():
+                path = base / path
+            data = _read_array(path)
+            if data.ndim == 2:
+                if self.factorization == "deep" and data.shape[0] != data.shape[1]:
+                    raise ConfigError(
+                        f"config field 'target.file': expected a square matrix for the deep "
+                        f"factorization (n x n factors), got shape {data.shape}"
+                    )
+                if not np.all(np.isfinite(data)):
+                    raise ConfigError("config field 'target.file': expected finite entries")
+                return data
+            if data.ndim != 1:
+                raise ConfigError(
+                    f"config field 'target.file': expected a 1-D spectrum or a 2-D matrix in "
+                    f"'{path}', got an array of shape {data.shape}"
+                )
+            spec = data
+        rows = t.n if t.n is not None else len(spec)
+        cols = t.cols if t.cols is not None else rows
+        try:
+            return rectangular_target(spec, rows, cols, seed=t.seed)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"config field 'target': {exc}") from None
+
+    def build_factors(self, Y: NDArray[np.float64]) -> tuple[NDArray[np.float64], Any]:
+        """Shapes of the factorization: ``(U0, V0)`` asymmetric, ``(F, None)`` deep
+        (``F`` ``(L, n, n)``), ``(U0, None)`` symmetric."""
+        i = self.init
+        try:
+            if self.factorization == "asymmetric":
+                from .asymmetric import balanced_init, gaussian_pair_init, lambda_balanced_init
+
+                m, n = Y.shape
+                r = min(m, n) if i.r is None else i.r
+                if i.kind == "balanced":
+                    return balanced_init(m, n, r, i.seed, Y=Y)
+                if i.kind == "lambda_balanced":
+                    assert i.lam is not None
+                    return lambda_balanced_init(m, n, r, i.lam, i.seed)
+                return gaussian_pair_init(
+                    m, n, r, scale_u=i.scale_u or 1.0, scale_v=i.scale_v or 1.0, seed=i.seed
+                )
+            if self.factorization == "deep":
+                from .deep import deep_random_init, deep_spectral_init
+
+                assert self.depth is not None
+                if i.kind == "spectral":
+                    scales = i.scales
+                    if isinstance(scales, list) and len(scales) != Y.shape[0]:
+                        raise ValueError(
+                            f"scales: expected a number or a list of n = {Y.shape[0]} numbers"
+                        )
+                    return deep_spectral_init(Y, self.depth, scales), None
+                return deep_random_init(Y.shape[0], self.depth, seed=i.seed), None
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"config field 'init': {exc}") from None
+        return self.build_init(Y), None
 
     def build_init(self, Y: NDArray[np.float64]) -> NDArray[np.float64]:
         """The shape ``U0`` ``(n, r)``; raises :class:`ConfigError` naming ``init.*``."""
@@ -331,6 +519,7 @@ def load_config(path: str | Path) -> RunConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file '{p}': not valid TOML ({exc})") from None
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    return cfg.check()

@@ -66,6 +66,10 @@ FIGSIZES: dict[str, tuple[float, float]] = {
     "rank_k": (9.0, 6.0),
     "time_scales": (8.0, 5.0),
     "early_stopping": (12.0, 4.5),
+    "gd_vs_gf": (15.0, 4.8),
+    "asymmetric": (15.0, 4.6),
+    "deep": (15.0, 4.4),
+    "sensing": (15.0, 4.6),
     "learning_curves": (13.0, 4.5),
     "loss": (7.0, 4.5),
 }
@@ -371,43 +375,337 @@ def fig_early_stopping(ds: xr.Dataset) -> Figure:
     return fig
 
 
+# ---- beyond the paper --------------------------------------------------------------------------
+_PROBLEM_STYLE = {"symmetric": ("#1f77b4", "o"), "asymmetric": ("#d62728", "s")}
+_THRESHOLDS = [
+    ("eta_incremental", ":", "largest eta with incremental learning"),
+    ("eta_stability", "--", r"$2/\lambda_{\max}$ (linear stability)"),
+    ("eta_blowup", "-.", "smallest eta that blows up"),
+]
+
+
+def fig_gd_vs_gf(ds: xr.Dataset) -> Figure:
+    """GD vs the flow: the gap against eta with its order and the critical step sizes, and GD's
+    learning curves in three regimes, for the symmetric and the asymmetric problem."""
+    etas = ds["eta_gap"].values
+    fig, axes = _figure("gd_vs_gf", ncols=3, width_ratios=[1.25, 1.0, 1.0])
+    ax = axes[0]
+    top = float(np.nanmax(np.where(np.isfinite(ds["gap"].values), ds["gap"].values, np.nan)))
+    for prob in ds["problem"].values:
+        color, marker = _PROBLEM_STYLE[str(prob)]
+        gap = ds["gap"].sel(problem=prob).values
+        ok = np.isfinite(gap)
+        order = float(ds["gap_order"].sel(problem=prob))
+        const = float(ds["gap_constant"].sel(problem=prob))
+        ax.loglog(etas[ok], gap[ok], marker + "-", color=color, ms=5, lw=1.4, label=str(prob))
+        if np.any(~ok):
+            y_div = (1.6 if prob == "symmetric" else 2.4) * top
+            ax.plot(etas[~ok], np.full((~ok).sum(), y_div), "x", color=color, ms=8, mew=2)
+        fit = etas <= _scalar(ds, "gap_fit_eta_max")
+        ax.loglog(
+            etas[fit],
+            const * etas[fit] ** order,
+            color=color,
+            lw=3.5,
+            alpha=0.3,
+            label=f"fit: order {order:.2f}",
+        )
+        for var, ls, _ in _THRESHOLDS:
+            v = float(ds[var].sel(problem=prob))
+            if math.isfinite(v):
+                ax.axvline(v, color=color, ls=ls, lw=1.1)
+    handles, labels = ax.get_legend_handles_labels()
+    for _, ls, text in _THRESHOLDS:
+        handles.append(Line2D([], [], color="0.3", ls=ls, lw=1.1))
+        labels.append(text)
+    handles.append(Line2D([], [], marker="x", ls="", color="0.3", mew=2))
+    labels.append("diverged")
+    ax.legend(handles, labels, loc="upper left", fontsize=8)
+    ax.set_ylim(top=4.0 * top)
+    ax.set_xlabel(r"step size $\eta$")
+    ax.set_ylabel(r"$\max_k \|W_k - W(k\eta)\|_F / \|Y\|_F$")
+    ax.set_title(rf"distance of GD to the flow ({_alpha_label(_scalar(ds, 'gap_alpha'))})")
+    t = ds["gap_time"].values
+    regimes = ds["regime"].values
+    shades = ["#2ca02c", "#ff7f0e", "#7f7f7f"]
+    for ax, prob in zip(axes[1:], ds["problem"].values, strict=True):
+        sig = ds["gap_sigma"].sel(problem=prob).values
+        flow = ds["gap_flow_values"].sel(problem=prob).values
+        for i in range(flow.shape[1]):
+            ax.plot(t, flow[:, i], color="k", lw=2.2, label="flow (exact)" if i == 0 else None)
+        for j, reg in enumerate(regimes):
+            eta = float(ds["gap_show_eta"].sel(problem=prob).values[j])
+            tg = ds["gap_gd_time"].sel(problem=prob).values[j]
+            vg = ds["gap_gd_values"].sel(problem=prob).values[j]
+            for i in range(vg.shape[1]):
+                ax.plot(
+                    tg,
+                    vg[:, i],
+                    color=shades[j],
+                    lw=1.3,
+                    ls="--" if j < 2 else "-",
+                    alpha=0.9 if j < 2 else 0.6,
+                    label=rf"GD $\eta = {eta:.3g}$ ({reg})" if i == 0 else None,
+                )
+        ax.set_ylim(-0.05 * sig[0], 1.35 * sig[0])
+        ax.set_xlim(0, t[-1])
+        ax.set_xlabel(r"time $t = k\eta$")
+        what = "eigenvalues of $UU^T$" if prob == "symmetric" else "singular values of $UV^T$"
+        ax.set_ylabel(what)
+        ax.set_title(f"{prob} problem")
+        ax.legend(loc="upper left", fontsize=7.5)
+    return fig
+
+
+def fig_asymmetric(ds: xr.Dataset) -> Figure:
+    """Singular values of ``U V^T`` for balanced, lambda-balanced and unbalanced inits, and the
+    transition shifts of unbalanced inits against their linear-phase prediction."""
+    t = ds["asym_time"].values
+    sig = ds["asym_sigma"].values
+    inits = ds["init"].values
+    fig, axes = _figure("asymmetric", ncols=inits.size + 1, width_ratios=[1.0] * inits.size + [0.9])
+    m, n = ds.sizes["asym_row"], ds.sizes["asym_col"]
+    for ax, init in zip(axes, inits, strict=False):
+        vals = ds["asym_values"].sel(init=init).values
+        trans = ds["asym_transition"].sel(init=init).values
+        for k in ds["asym_k"].values:
+            c = mode_color(int(k))
+            ax.plot(t, vals[:, k - 1], color=c, label=rf"$\sigma_{k} = {sig[k - 1]:g}$")
+            ax.axhline(sig[k - 1], color=c, lw=0.5, alpha=0.5)
+            if math.isfinite(trans[k - 1]):
+                ax.axvline(trans[k - 1], color=c, ls=":", lw=1.0)
+        how = "closed form" if int(ds["asym_exact"].sel(init=init)) else "ODE solve"
+        imb = float(ds["asym_imbalance"].sel(init=init))
+        imb_text = "0" if imb <= 1e-12 * _scalar(ds, "asym_alpha") else f"{imb:.2g}"
+        ax.set_title(f"{init}\n({how}; imbalance {imb_text})", fontsize=10)
+        ax.set_xlabel(TIME_LABEL)
+        ax.set_xlim(0, t[-1])
+        ax.set_ylim(-0.05 * sig[0], 1.1 * sig[0])
+    axes[0].set_ylabel(rf"singular values of $U V^T$ ($Y$: {m} x {n})")
+    axes[0].legend(loc="center right", fontsize=8)
+    ax = axes[-1]
+    shift = ds["asym_study_shift"].values
+    pred = ds["asym_study_predicted_shift"].values
+    rhos = ds["rho"].values
+    lo = float(min(np.nanmin(shift), np.nanmin(pred), 0.0))
+    ax.plot([lo * 1.1, 0.05], [lo * 1.1, 0.05], color="0.5", lw=1.0, ls="--", label="y = x")
+    markers = "osD^v<>"
+    for j, r in enumerate(rhos):
+        if r == 0:
+            continue
+        for k in ds["asym_k"].values:
+            ax.plot(
+                pred[j, k - 1],
+                shift[j, k - 1],
+                markers[j % len(markers)],
+                color=mode_color(int(k)),
+                ms=6,
+                mfc="none" if j % 2 else mode_color(int(k)),
+            )
+        ax.plot(
+            [],
+            [],
+            markers[j % len(markers)],
+            color="0.3",
+            mfc="none" if j % 2 else "0.3",
+            label=rf"$\rho = {r:g}$",
+        )
+    ax.set_xlabel("predicted shift (linear phase)")
+    ax.set_ylabel("measured shift of the transition vs balanced")
+    ax.set_title("transition shifts of unbalanced inits\n(same initial product)", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle(
+        rf"Asymmetric factorization $Y \approx U V^T$: incremental learning for every init "
+        rf"({_alpha_label(_scalar(ds, 'asym_alpha'))})"
+    )
+    return fig
+
+
+def fig_deep(ds: xr.Dataset) -> Figure:
+    """Talk figure 2: GD on deep matrix sensing learns the singular values one by one, more
+    sharply with depth; the exact balanced per-mode curves beside them."""
+    depths = ds["depth"].values
+    fig, axes = _figure("deep", ncols=depths.size + 1)
+    sig = ds["deep_Y_sigma"].values
+    K = ds.sizes["deep_k"]
+    for ax, L in zip(axes, depths, strict=False):
+        t = ds["deep_gd_time"].sel(depth=L).values
+        gd = ds["deep_gd_values"].sel(depth=L).values
+        ex = ds["deep_exact_values"].sel(depth=L).values
+        for i in range(gd.shape[1]):
+            c = mode_color(i + 1) if i < K else "0.6"
+            ax.plot(t, gd[:, i], color=c, lw=2.0 if i < K else 1.0)
+        for i in range(K):
+            ax.plot(t, ex[:, i], color=mode_color(i + 1), ls="--", lw=1.1)
+            ax.axhline(sig[i], color=mode_color(i + 1), lw=0.5, alpha=0.5)
+        eta = float(ds["deep_eta"].sel(depth=L))
+        ax.set_title(rf"depth $L = {int(L)}$ (GD, $\eta = {eta:.2g}$)")
+        ax.set_xlabel(r"time $t = k\eta$")
+        ax.set_xlim(0, t[-1])
+        ax.set_ylim(-0.05 * sig[0], 1.12 * sig[0])
+    axes[0].set_ylabel(r"singular values of $W_L \cdots W_1$")
+    handles = [Line2D([], [], color=mode_color(i + 1), lw=2.0) for i in range(K)] + [
+        Line2D([], [], color="0.6", lw=1.0),
+        Line2D([], [], color="k", ls="--", lw=1.1),
+    ]
+    labels = [rf"$\sigma_{i + 1} = {sig[i]:g}$" for i in range(K)] + [
+        "zero singular values of Y",
+        r"exact, balanced spectral init ($s_0 = \alpha$)",
+    ]
+    axes[0].legend(handles, labels, loc="lower right", fontsize=7.5)
+    ax = axes[-1]
+    u = ds["deep_u"].values
+    for j, L in enumerate(depths):
+        ax.plot(
+            u,
+            ds["deep_normalized"].sel(depth=L).values,
+            color=plt.get_cmap("viridis")(j / max(depths.size - 1, 1) * 0.85),
+            label=rf"$L = {int(L)}$",
+        )
+    ax.set_xlabel(r"$t / t_{1/2}$ (mode 1)")
+    ax.set_ylabel(r"$s_1(t) / \sigma_1$ (exact)")
+    ax.set_title("sharper with depth")
+    ax.legend(loc="lower right")
+    fig.suptitle(
+        rf"Deep factorization on Gaussian matrix sensing (n = {ds.sizes['deep_sv']}, "
+        rf"m = {int(_scalar(ds, 'deep_m'))}, small random init, "
+        rf"{_alpha_label(_scalar(ds, 'deep_alpha'))}): singular values are learned one by one"
+    )
+    return fig
+
+
+def fig_sensing(ds: xr.Dataset) -> Figure:
+    """Gaussian sensing against the identity-operator closed form as ``m / (n r)`` grows."""
+    ratios = ds["ratio"].values
+    t = ds["sense_time"].values
+    sig = ds["sense_sigma"].values
+    fig, axes = _figure("sensing", ncols=3)
+    ax = axes[0]
+    cf = ds["sense_cf_values"].values
+    for k in ds["sense_k"].values:
+        c = mode_color(int(k))
+        ax.plot(t, cf[:, k - 1], color=c, lw=2.4, label=rf"$\sigma_{k} = {sig[k - 1]:g}$")
+        for ratio, ls in ((ratios[0], ":"), (ratios[-1], "--")):
+            ax.plot(t, ds["sense_values"].sel(ratio=ratio).values[:, k - 1], color=c, ls=ls, lw=1.2)
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color="k", lw=2.4),
+        Line2D([], [], color="k", ls=":", lw=1.2),
+        Line2D([], [], color="k", ls="--", lw=1.2),
+    ]
+    labels += [
+        "closed form (identity operator)",
+        f"Gaussian sensing, m/(n r) = {ratios[0]:g}",
+        f"Gaussian sensing, m/(n r) = {ratios[-1]:g}",
+    ]
+    ax.legend(handles, labels, loc="lower right", fontsize=8)
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("top eigenvalue magnitudes of $W(t)$")
+    ax.set_title(
+        f"n = {int(_scalar(ds, 'sense_n'))}, rank r = {sig.size}, "
+        + _alpha_label(_scalar(ds, "sense_alpha"))
+    )
+    ax = axes[1]
+    dist = ds["sense_distance"].values
+    for s in range(dist.shape[1]):
+        ax.loglog(ratios, dist[:, s], "o", color="#1f77b4", ms=4, alpha=0.45)
+    ax.loglog(ratios, dist.mean(axis=1), "o-", color="#1f77b4", lw=1.6, label="mean over seeds")
+    slope = _scalar(ds, "sense_distance_slope")
+    ax.loglog(
+        ratios,
+        _scalar(ds, "sense_distance_constant") * ratios**slope,
+        "k--",
+        lw=1.1,
+        label=f"fit: slope {slope:.2f}",
+    )
+    ax.set_xlabel(r"measurements per degree of freedom $m / (n r)$")
+    ax.set_ylabel(r"$\max_t \|s(t) - s_{\mathrm{closed}}(t)\|_2 / \|\sigma\|_2$")
+    ax.set_title(f"distance to the closed form ({dist.shape[1]} seeds)")
+    ax.legend(loc="lower left")
+    ax = axes[2]
+    trans = ds["sense_transition"].values
+    for k in ds["sense_k"].values:
+        c = mode_color(int(k))
+        vals = trans[:, :, k - 1]
+        mean = np.nanmean(vals, axis=1) if np.any(np.isfinite(vals)) else vals[:, 0]
+        for s in range(vals.shape[1]):
+            ax.semilogx(ratios, vals[:, s], "o", color=c, ms=4, alpha=0.4)
+        ax.semilogx(ratios, mean, "-", color=c, lw=1.4)
+        ax.axhline(float(ds["sense_cf_transition"].sel(sense_k=k)), color=c, ls="--", lw=1.2)
+        ax.axhline(float(ds["sense_t_predicted"].sel(sense_k=k)), color=c, ls=":", lw=1.0)
+    ax.plot([], [], "o-", color="0.3", label="Gaussian sensing (seeds, mean)")
+    ax.plot([], [], "--", color="0.3", label="closed form, measured")
+    ax.plot([], [], ":", color="0.3", label=r"prediction $\log(1/\alpha)/(2\sigma_i)$")
+    ax.set_xlabel(r"$m / (n r)$")
+    ax.set_ylabel(r"transition time (first crossing of $\sigma_i / 2$)")
+    ax.set_title("transition times approach the closed form's")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
 # ---- run figures -----------------------------------------------------------------------------
+def _curves(ds: xr.Dataset, prefix: str) -> np.ndarray | None:
+    """A method's learning curves: eigenvalues (paper setting) or singular values."""
+    for name in (f"{prefix}_eigvals", f"{prefix}_values"):
+        if name in ds:
+            return ds[name].values
+    return None
+
+
 def fig_learning_curves(ds: xr.Dataset) -> Figure:
-    """``mfflow run``: eigenvalues of ``W(t)`` by every method that ran (linear and log)."""
+    """``mfflow run``: eigen- or singular values of the product by every method that ran."""
     t = ds["time"].values
     fig, axes = _figure("learning_curves", ncols=2)
     n = ds.sizes["mode"]
     stride = max(1, t.size // 60)
+    cf, gf, gd, ref = (_curves(ds, p) for p in ("cf", "gf", "gd", "ref"))
+    label = ds.attrs.get("curve_label_tex", "eigenvalues of $W(t)$")
     for ax, log in zip(axes, (False, True), strict=True):
         for m in range(1, n + 1):
             c = mode_color(m)
-            if "cf_eigvals" in ds:
-                ax.plot(t, ds["cf_eigvals"].values[:, m - 1], color=c, label=f"eigenvalue {m}")
-            if "gf_eigvals" in ds:
+            if ref is not None:
+                ax.plot(t, ref[:, m - 1], color="0.55", lw=1.0, ls="--")
+            if cf is not None:
+                ax.plot(t, cf[:, m - 1], color=c, label=f"value {m}")
+            if gf is not None:
                 ax.plot(
                     t[::stride],
-                    ds["gf_eigvals"].values[::stride, m - 1],
-                    "o",
+                    gf[::stride, m - 1],
+                    "o" if cf is not None else "o-",
                     ms=4,
+                    lw=1.2,
                     mfc="none",
                     mec=c,
+                    color=c,
+                    label=None if cf is not None else f"value {m}",
                 )
-            if "gd_eigvals" in ds:
+            if gd is not None:
                 g = ds["gd_time"].values
                 gs = max(1, g.size // 60)
-                ax.plot(g[::gs], ds["gd_eigvals"].values[::gs, m - 1], "x", ms=4, color=c)
+                ax.plot(
+                    g[::gs],
+                    gd[::gs, m - 1],
+                    "x" if cf is not None or gf is not None else "x-",
+                    ms=4,
+                    lw=1.2,
+                    color=c,
+                    label=None if cf is not None or gf is not None else f"value {m}",
+                )
         if log:
             ax.set_yscale("log")
         ax.set_xlabel(TIME_LABEL)
-        ax.set_ylabel(r"eigenvalues of $W(t)$")
+        ax.set_ylabel(label)
     handles, labels = axes[0].get_legend_handles_labels()
-    if "cf_eigvals" in ds:
+    if cf is not None:
         handles.append(Line2D([], [], color="k"))
         labels.append("closed form")
-    if "gf_eigvals" in ds:
+    if ref is not None:
+        handles.append(Line2D([], [], color="0.55", ls="--"))
+        labels.append(ds.attrs.get("ref_label", "reference"))
+    if gf is not None:
         handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="k"))
         labels.append("gradient flow (ODE solve)")
-    if "gd_eigvals" in ds:
+    if gd is not None:
         handles.append(Line2D([], [], marker="x", ls="", color="k"))
         labels.append(rf"gradient descent, $\eta = {_scalar(ds, 'eta'):g}$")
     fig.legend(handles, labels, loc="outside right center")
@@ -417,7 +715,7 @@ def fig_learning_curves(ds: xr.Dataset) -> Figure:
 
 
 def fig_loss(ds: xr.Dataset) -> Figure:
-    """``mfflow run``: the loss ``1/4 ||Y - W(t)||_F^2`` by every method that ran."""
+    """``mfflow run``: the training loss by every method that ran."""
     fig, axes = _figure("loss")
     ax = axes[0]
     t = ds["time"].values
@@ -441,8 +739,8 @@ def fig_loss(ds: xr.Dataset) -> Figure:
             g[::s], ds["gd_loss"].values[::s], "x", ms=4, color="#d62728", label="gradient descent"
         )
     ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(r"loss $\frac{1}{4}\|Y - W(t)\|_F^2$")
-    ax.set_title("loss: one plateau per eigenvalue not yet learned")
+    ax.set_ylabel(ds.attrs.get("loss_label", r"loss $\frac{1}{4}\|Y - W(t)\|_F^2$"))
+    ax.set_title("loss: one plateau per value not yet learned")
     ax.legend()
     return fig
 
@@ -457,6 +755,10 @@ REPRODUCE_FIGURES: dict[str, Drawer] = {
     "rank_k": fig_rank_k,
     "time_scales": fig_time_scales,
     "early_stopping": fig_early_stopping,
+    "gd_vs_gf": fig_gd_vs_gf,
+    "asymmetric": fig_asymmetric,
+    "deep": fig_deep,
+    "sensing": fig_sensing,
 }
 
 #: Figures of ``mfflow run`` (``rank_k`` only when the theorem's data is there).

@@ -1,6 +1,6 @@
 """The paper's story as data: compute every curve and number, save it, write the report.
 
-:func:`reproduce` is what ``mfflow reproduce`` runs: it computes six results (one per figure,
+:func:`reproduce` is what ``mfflow reproduce`` runs: it computes ten results (one per figure,
 see :mod:`mfflow.plot`) into one :class:`xarray.Dataset` with named dimensions (``alpha``,
 ``mode``, ``time``, ``k``, ...), saves it as netCDF (``results.nc``), draws the figures from the
 file's contents only and writes ``report.md`` and a self-contained ``index.html``.
@@ -58,7 +58,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-#: Names of the six reproduce steps (also the figure names), in the story's order.
+#: Names of the reproduce steps (also the figure names), in the story's order.
 STEPS = (
     "one_mode",
     "incremental",
@@ -66,6 +66,10 @@ STEPS = (
     "rank_k",
     "time_scales",
     "early_stopping",
+    "gd_vs_gf",
+    "asymmetric",
+    "deep",
+    "sensing",
 )
 
 
@@ -108,12 +112,69 @@ class ReproduceConfig:
     slope_fit_alpha_max: float = 1e-4
     # figure 6: early stopping (general init)
     stop_alphas: tuple[float, ...] = (1e-2, 1e-4, 1e-8, 1e-16, 1e-30)
+    # figure 7: gradient descent versus the flow (symmetric: general init; asymmetric: balanced
+    # init on the rectangular target of figure 8)
+    gap_alpha: float = 1e-6
+    gap_eta_min: float = 1e-3
+    gap_eta_max: float = 0.5
+    gap_num: int = 13
+    gap_fit_eta_max: float = 1.2e-2
+    gap_t_max: float = 15.0
+    gap_num_times: int = 121
+    gap_scan: int = 12
+    gap_bisect: int = 5
+    # figure 8: asymmetric incremental learning, Y (asym_rows, asym_cols) with singular values
+    # `spectrum`
+    asym_rows: int = 6
+    asym_cols: int = 4
+    asym_seed: int = 1
+    asym_alpha: float = 1e-6
+    asym_lam: float = 1.0
+    asym_rho: float = 0.9
+    asym_study_rhos: tuple[float, ...] = (0.0, 0.5, 0.9, 0.99)
+    asym_num_times: int = 401
+    # figure 9: deep factorization, gradient descent on Gaussian sensing, small random init
+    deep_n: int = 8
+    deep_spectrum: tuple[float, ...] = (5.0, 3.0, 2.0)
+    deep_depths: tuple[int, ...] = (2, 3, 4)
+    deep_alpha: float = 1e-4
+    deep_measurements: int = 5  # m = deep_measurements * n * rank(Y)
+    deep_seed: int = 2
+    deep_step: float = 0.5  # eta = deep_step / (L sigma_1^{2 - 2/L})
+    deep_horizon: float = 3.0  # run to deep_horizon x the slowest exact transition
+    deep_records: int = 300
+    # figure 10: matrix sensing approaches the closed form
+    sense_n: int = 10
+    sense_spectrum: tuple[float, ...] = (3.0, 2.0, 1.0)
+    sense_alpha: float = 1e-3
+    sense_target_seed: int = 3
+    sense_init_seed: int = 4
+    sense_ratios: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    sense_seeds: int = 4
+    sense_t_max: float = 10.0
+    sense_num_times: int = 201
     quick: bool = False
 
     @classmethod
     def quick_config(cls) -> ReproduceConfig:
         """The reduced configuration behind ``--quick`` (same story, fewer points)."""
-        return cls(num_times=1201, num_sim=31, gd_etas=(1e-3,), sweep_num=8, quick=True)
+        return cls(
+            num_times=1201,
+            num_sim=31,
+            gd_etas=(1e-3,),
+            sweep_num=8,
+            gap_num=7,
+            gap_num_times=61,
+            gap_scan=8,
+            gap_bisect=3,
+            asym_study_rhos=(0.0, 0.9),
+            asym_num_times=201,
+            deep_records=150,
+            sense_ratios=(1.0, 4.0, 16.0, 64.0),
+            sense_seeds=2,
+            sense_num_times=101,
+            quick=True,
+        )
 
     def to_json(self) -> str:
         """The configuration as a JSON object (stored in the results file)."""
@@ -138,7 +199,7 @@ def fmt(x: Any) -> str:
         return "-"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return f"{v:.4g}"
+    return f"{v + 0.0:.4g}" if v != 0 else "0"
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -505,6 +566,343 @@ def _step_early_stopping(p: _Problem) -> xr.Dataset:
     )
 
 
+def rectangular_target(
+    spectrum: Any, rows: int, cols: int, seed: int | np.random.Generator = 0
+) -> FloatArray:
+    """A target ``Y = P diag(spectrum) Q^T`` ``(rows, cols)`` with Haar-random orthonormal
+    ``P`` ``(rows, K)``, ``Q`` ``(cols, K)``: singular values ``spectrum`` (``>= 0``, ``K`` of
+    them, ``K <= min(rows, cols)``).
+    """
+    spec = np.asarray(spectrum, dtype=np.float64)
+    k = spec.size
+    if spec.ndim != 1 or k == 0 or not np.all(np.isfinite(spec)) or np.any(spec < 0):
+        raise ValueError(f"spectrum: expected a non-empty list of singular values >= 0, got {spec}")
+    if k > min(rows, cols):
+        raise ValueError(
+            f"spectrum: expected at most min(rows, cols) = {min(rows, cols)} singular values for "
+            f"a {rows} x {cols} target, got {k}"
+        )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    p, _ = np.linalg.qr(rng.standard_normal((rows, k)))
+    q, _ = np.linalg.qr(rng.standard_normal((cols, k)))
+    return (p * spec) @ q.T
+
+
+def _asym_problem(cfg: ReproduceConfig) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The rectangular target of figures 7-8 and its balanced shapes ``(Y, U0, V0)``."""
+    from .asymmetric import balanced_init
+
+    m, n = cfg.asym_rows, cfg.asym_cols
+    Y = rectangular_target(cfg.spectrum, m, n, seed=cfg.target_seed)
+    U0, V0 = balanced_init(m, n, min(m, n), cfg.asym_seed, Y=Y)
+    return Y, U0, V0
+
+
+def _step_gd_vs_gf(p: _Problem) -> xr.Dataset:
+    from .gd_vs_gf import critical_step_sizes, gd_flow_gap
+
+    cfg = p.cfg
+    alpha = cfg.gap_alpha
+    Ya, Ua, Va = _asym_problem(cfg)
+    cases = [(p.Y, p.U0_general, None), (Ya, Ua, Va)]
+    etas = np.geomspace(cfg.gap_eta_min, cfg.gap_eta_max, cfg.gap_num)
+    fit = etas <= cfg.gap_fit_eta_max
+    t = np.linspace(0.0, cfg.gap_t_max, cfg.gap_num_times)
+    k = min(p.sigma.size, Ya.shape[1])
+    gap = np.empty((2, etas.size))
+    diverged = np.empty((2, etas.size), dtype=np.int8)
+    order = np.empty(2)
+    const = np.empty(2)
+    crit = np.empty((2, 6))
+    show = np.empty((2, 3))
+    flow = np.empty((2, t.size, k))
+    gd_t = np.empty((2, 3, t.size))
+    gd_v = np.empty((2, 3, t.size, k))
+    for i, (Y, U0, V0) in enumerate(cases):
+        small = gd_flow_gap(Y, U0, alpha, etas[fit], V0=V0, t=t)
+        large = gd_flow_gap(Y, U0, alpha, etas[~fit], V0=V0, t=t)
+        gap[i] = np.concatenate([small.gap, large.gap])
+        diverged[i] = np.concatenate([small.diverged, large.diverged])
+        order[i], const[i] = small.order, small.constant
+        c = critical_step_sizes(Y, U0, alpha, V0=V0, n_scan=cfg.gap_scan, n_bisect=cfg.gap_bisect)
+        crit[i] = [
+            c.curvature,
+            c.eta_stability,
+            c.eta_match,
+            c.eta_incremental,
+            c.eta_converge,
+            c.eta_blowup,
+        ]
+        # three regimes: close to the flow, just inside incremental learning, past convergence
+        blow = c.eta_blowup if math.isfinite(c.eta_blowup) else 2 * c.eta_converge
+        show[i] = [0.1 * c.eta_stability, 0.9 * c.eta_incremental, math.sqrt(c.eta_converge * blow)]
+        curves = gd_flow_gap(Y, U0, alpha, show[i], V0=V0, t=t)
+        flow[i] = curves.flow_values[:, :k]
+        gd_t[i] = curves.gd_t
+        gd_v[i] = curves.gd_values[..., :k]
+    problem = ["symmetric", "asymmetric"]
+    return xr.Dataset(
+        {
+            "gap": (
+                ("problem", "eta_gap"),
+                gap,
+                {"long_name": "max_k ||W_k - W(k eta)||_F / ||Y||_F (inf: diverged)"},
+            ),
+            "gap_diverged": (("problem", "eta_gap"), diverged),
+            "gap_order": (("problem",), order, {"long_name": "fitted order of the gap in eta"}),
+            "gap_constant": (("problem",), const),
+            "gap_fit_eta_max": ((), cfg.gap_fit_eta_max),
+            "gap_alpha": ((), alpha),
+            "gap_curvature": (("problem",), crit[:, 0], {"long_name": "lambda_max(Hessian)"}),
+            "eta_stability": (("problem",), crit[:, 1], {"long_name": "2 / curvature"}),
+            "eta_match": (("problem",), crit[:, 2]),
+            "eta_incremental": (("problem",), crit[:, 3]),
+            "eta_converge": (("problem",), crit[:, 4]),
+            "eta_blowup": (("problem",), crit[:, 5]),
+            "gap_show_eta": (("problem", "regime"), show),
+            "gap_flow_values": (("problem", "gap_time", "gap_k"), flow),
+            "gap_gd_time": (("problem", "regime", "gap_time"), gd_t),
+            "gap_gd_values": (("problem", "regime", "gap_time", "gap_k"), gd_v),
+            "gap_sigma": (("problem", "gap_k"), np.stack([p.sigma[:k], p.sigma[:k]])),
+        },
+        coords={
+            "problem": ("problem", problem),
+            "eta_gap": ("eta_gap", etas),
+            "gap_time": ("gap_time", t),
+            "gap_k": ("gap_k", np.arange(1, k + 1)),
+            "regime": ("regime", ["near the flow", "incremental limit", "past convergence"]),
+        },
+    )
+
+
+def _step_asymmetric(p: _Problem) -> xr.Dataset:
+    from .asymmetric import (
+        asymmetric_learning_curves,
+        balanced_init,
+        imbalance,
+        imbalance_study,
+        lambda_balanced_init,
+    )
+    from .curves import crossing_times
+
+    cfg = p.cfg
+    Y, _, _ = _asym_problem(cfg)
+    m, n = Y.shape
+    r = min(m, n)
+    alpha = cfg.asym_alpha
+    sig = np.linalg.svd(Y, compute_uv=False)[:r]
+    t_end = 1.6 * float(np.max(np.log(1.0 / alpha) / (2 * sig))) + 4.0 / float(sig.min())
+    t = np.linspace(0.0, t_end, cfg.asym_num_times)
+    lc = asymmetric_learning_curves(
+        Y, alpha, lam=cfg.asym_lam, rho=cfg.asym_rho, r=r, seed=cfg.asym_seed, t=t
+    )
+    labels = list(lc.curves)
+    values = np.stack([lc.curves[label] for label in labels])
+    exact = np.array([int(lc.exact[label]) for label in labels], dtype=np.int8)
+    trans = np.stack([crossing_times(t, v, 0.5 * sig) for v in values])
+    # the same three inits, rebuilt to report their imbalance alpha ||U0^T U0 - V0^T V0||_2
+    ub, vb = balanced_init(m, n, r, cfg.asym_seed, Y=Y)
+    ul, vl = lambda_balanced_init(m, n, r, cfg.asym_lam, cfg.asym_seed)
+    s = 0.5 * math.atanh(cfg.asym_rho)
+    shapes = [(ub, vb), (ul, vl), (math.exp(s) * ub, math.exp(-s) * vb)]
+    imb = np.array([alpha * float(np.linalg.norm(imbalance(u, v), 2)) for u, v in shapes])
+    rhos = np.asarray(cfg.asym_study_rhos, dtype=np.float64)
+    st = imbalance_study(Y, alpha, rhos, r=r, seed=cfg.asym_seed, t=t)
+    return xr.Dataset(
+        {
+            "asym_Y": (("asym_row", "asym_col"), Y),
+            "asym_sigma": (("asym_k",), sig, {"long_name": "singular values of Y"}),
+            "asym_alpha": ((), alpha),
+            "asym_values": (
+                ("init", "asym_time", "asym_k"),
+                values,
+                {"long_name": "singular values of U V^T"},
+            ),
+            "asym_exact": (("init",), exact, {"long_name": "1: closed form, 0: ODE solve"}),
+            "asym_imbalance": (("init",), imb, {"long_name": "alpha ||U0^T U0 - V0^T V0||_2"}),
+            "asym_transition": (("init", "asym_k"), trans),
+            "asym_t_predicted": (("asym_k",), np.log(1.0 / alpha) / (2 * sig)),
+            "asym_study_distance": (
+                ("rho",),
+                st.distance,
+                {"long_name": "max_t ||W_rho - W_balanced||_F / ||Y||_F"},
+            ),
+            "asym_study_imbalance": (("rho",), st.imbalance_norm),
+            "asym_study_shift": (("rho", "asym_k"), st.shift),
+            "asym_study_predicted_shift": (("rho", "asym_k"), st.predicted_shift),
+        },
+        coords={
+            "init": ("init", labels),
+            "asym_time": ("asym_time", t),
+            "asym_k": ("asym_k", np.arange(1, r + 1)),
+            "rho": ("rho", rhos),
+        },
+    )
+
+
+def _step_deep(p: _Problem) -> xr.Dataset:
+    from .curves import crossing_times
+    from .deep import deep_descent, deep_mode_curve, deep_random_init, deep_transition_time
+    from .sensing import GaussianSensing
+
+    cfg = p.cfg
+    n = cfg.deep_n
+    spec = np.asarray(cfg.deep_spectrum, dtype=np.float64)
+    K = spec.size
+    Y = make_target(spec, n=n, seed=cfg.target_seed)
+    sig = np.linalg.svd(Y, compute_uv=False)
+    m = cfg.deep_measurements * n * K
+    op = GaussianSensing(n, m, seed=cfg.deep_seed, cols=n)
+    depths = np.asarray(cfg.deep_depths, dtype=np.int64)
+    alpha = cfg.deep_alpha
+    R = cfg.deep_records
+    u = np.linspace(0.0, 2.0, 401)
+    out = {
+        name: np.empty(shape)
+        for name, shape in [
+            ("gd_t", (depths.size, R)),
+            ("gd_v", (depths.size, R, n)),
+            ("ex_v", (depths.size, R, K)),
+            ("eta", (depths.size,)),
+            ("ex_half", (depths.size, K)),
+            ("ex_width", (depths.size, K)),
+            ("gd_half", (depths.size, K)),
+            ("gd_width", (depths.size, K)),
+            ("rec", (depths.size,)),
+            ("norm", (depths.size, u.size)),
+        ]
+    }
+    s1 = float(sig[0])
+    for j, L in enumerate(depths):
+        L = int(L)
+        eta = cfg.deep_step / (L * s1 ** (2.0 - 2.0 / L))
+        half = np.asarray(deep_transition_time(spec, alpha, L))
+        t10 = np.asarray(deep_transition_time(spec, alpha, L, 0.1))
+        t90 = np.asarray(deep_transition_time(spec, alpha, L, 0.9))
+        last = math.ceil(cfg.deep_horizon * float(half.max()) / eta)
+        steps = np.linspace(0, last, R).round().astype(np.int64)
+        res = deep_descent(
+            Y, deep_random_init(n, L, seed=cfg.deep_seed), alpha, eta, steps, operator=op
+        )
+        sv = res.singular_values
+        out["gd_t"][j] = res.t
+        out["gd_v"][j] = sv
+        out["ex_v"][j] = deep_mode_curve(spec, alpha, L, res.t)
+        out["eta"][j] = eta
+        out["ex_half"][j] = half
+        out["ex_width"][j] = t90 - t10
+        g10 = crossing_times(res.t, sv[:, :K], 0.1 * spec)
+        g50 = crossing_times(res.t, sv[:, :K], 0.5 * spec)
+        g90 = crossing_times(res.t, sv[:, :K], 0.9 * spec)
+        out["gd_half"][j] = g50
+        out["gd_width"][j] = g90 - g10
+        out["rec"][j] = float(res.recovery_error[-1])
+        out["norm"][j] = deep_mode_curve(spec[0], alpha, L, u * float(half[0])) / spec[0]
+    return xr.Dataset(
+        {
+            "deep_Y_sigma": (("deep_sv",), sig, {"long_name": "singular values of Y"}),
+            "deep_alpha": ((), alpha),
+            "deep_m": ((), m),
+            "deep_eta": (("depth",), out["eta"]),
+            "deep_gd_time": (("depth", "deep_rec"), out["gd_t"]),
+            "deep_gd_values": (
+                ("depth", "deep_rec", "deep_sv"),
+                out["gd_v"],
+                {"long_name": "singular values of W_L ... W_1 (GD, Gaussian sensing)"},
+            ),
+            "deep_exact_values": (
+                ("depth", "deep_rec", "deep_k"),
+                out["ex_v"],
+                {"long_name": "exact per-mode curves, balanced spectral init, s0 = alpha"},
+            ),
+            "deep_exact_half": (("depth", "deep_k"), out["ex_half"]),
+            "deep_exact_width": (("depth", "deep_k"), out["ex_width"]),
+            "deep_gd_half": (("depth", "deep_k"), out["gd_half"]),
+            "deep_gd_width": (("depth", "deep_k"), out["gd_width"]),
+            "deep_gd_recovery": (("depth",), out["rec"], {"long_name": "||W - Y||_F / ||Y||_F"}),
+            "deep_normalized": (
+                ("depth", "deep_u"),
+                out["norm"],
+                {"long_name": "s_1(u t_1/2) / sigma_1, exact"},
+            ),
+        },
+        coords={
+            "depth": ("depth", depths),
+            "deep_sv": ("deep_sv", np.arange(1, n + 1)),
+            "deep_k": ("deep_k", np.arange(1, K + 1)),
+            "deep_u": ("deep_u", u, {"long_name": "t / t_1/2 of mode 1"}),
+        },
+    )
+
+
+def _step_sensing(p: _Problem) -> xr.Dataset:
+    from .curves import crossing_times
+    from .sensing import GaussianSensing, curve_distance, sensing_flow
+
+    cfg = p.cfg
+    n = cfg.sense_n
+    spec = np.asarray(cfg.sense_spectrum, dtype=np.float64)
+    K = spec.size
+    alpha = cfg.sense_alpha
+    Y = make_target(spec, n=n, seed=cfg.sense_target_seed)
+    U0 = gaussian_init(n, n, seed=cfg.sense_init_seed)
+    t = np.linspace(0.0, cfg.sense_t_max, cfg.sense_num_times)
+    traj = closed_form(Y, U0, alpha)
+    cf_values = traj.eigvals(t)[:, :K]
+    levels = 0.5 * spec
+    ratios = np.asarray(cfg.sense_ratios, dtype=np.float64)
+    ms = np.array([max(1, round(c * n * K)) for c in ratios], dtype=np.int64)
+    seeds = np.arange(cfg.sense_seeds)
+    dist = np.empty((ratios.size, seeds.size))
+    dist_mean = np.empty((ratios.size, seeds.size))
+    trans = np.empty((ratios.size, seeds.size, K))
+    recovery = np.empty((ratios.size, seeds.size))
+    curves = np.empty((ratios.size, t.size, K))
+    for a, m in enumerate(ms):
+        for s in seeds:
+            res = sensing_flow(GaussianSensing(n, int(m), seed=int(s)), Y, U0, alpha, t, rtol=1e-8)
+            d = curve_distance(res, traj)
+            dist[a, s], dist_mean[a, s] = float(d.max()), float(d.mean())
+            trans[a, s] = res.transition_times(levels)
+            recovery[a, s] = float(res.recovery_error[-1])
+            if s == 0:
+                curves[a] = res.singular_values[:, :K]
+    mean = dist.mean(axis=1)
+    slope, icpt = np.polyfit(np.log(ratios), np.log(mean), 1)
+    return xr.Dataset(
+        {
+            "sense_sigma": (("sense_k",), spec),
+            "sense_alpha": ((), alpha),
+            "sense_n": ((), n),
+            "sense_m": (("ratio",), ms),
+            "sense_distance": (
+                ("ratio", "seed"),
+                dist,
+                {"long_name": "max_t ||s(t) - s_closed(t)||_2 / ||sigma||_2"},
+            ),
+            "sense_distance_mean_t": (("ratio", "seed"), dist_mean),
+            "sense_distance_slope": ((), float(slope)),
+            "sense_distance_constant": ((), float(np.exp(icpt))),
+            "sense_transition": (("ratio", "seed", "sense_k"), trans),
+            "sense_recovery": (
+                ("ratio", "seed"),
+                recovery,
+                {"long_name": "||W(T) - Y||_F/||Y||_F"},
+            ),
+            "sense_cf_transition": (("sense_k",), crossing_times(t, cf_values, levels)),
+            "sense_t_predicted": (("sense_k",), np.log(1.0 / alpha) / (2 * spec)),
+            "sense_values": (("ratio", "sense_time", "sense_k"), curves),
+            "sense_cf_values": (("sense_time", "sense_k"), cf_values),
+        },
+        coords={
+            "ratio": ("ratio", ratios, {"long_name": "m / (n rank(Y))"}),
+            "seed": ("seed", seeds),
+            "sense_k": ("sense_k", np.arange(1, K + 1)),
+            "sense_time": ("sense_time", t),
+        },
+    )
+
+
 _STEP_FUNCS: dict[str, Callable[[_Problem], xr.Dataset]] = {
     "one_mode": _step_one_mode,
     "incremental": _step_incremental,
@@ -512,6 +910,10 @@ _STEP_FUNCS: dict[str, Callable[[_Problem], xr.Dataset]] = {
     "rank_k": _step_rank_k,
     "time_scales": _step_time_scales,
     "early_stopping": _step_early_stopping,
+    "gd_vs_gf": _step_gd_vs_gf,
+    "asymmetric": _step_asymmetric,
+    "deep": _step_deep,
+    "sensing": _step_sensing,
 }
 
 STEP_TITLES = {
@@ -521,6 +923,10 @@ STEP_TITLES = {
     "rank_k": "Rank-k approximation",
     "time_scales": "Time-scale separation",
     "early_stopping": "Low-rank approximation by early stopping",
+    "gd_vs_gf": "Gradient descent versus the flow",
+    "asymmetric": "Asymmetric incremental learning",
+    "deep": "Deep factorization (talk figure 2)",
+    "sensing": "Matrix sensing approaches the closed form",
 }
 
 
@@ -756,6 +1162,218 @@ def report_tables(ds: xr.Dataset) -> dict[str, Table]:
         ],
         rows,
     )
+    if "gap" in ds:
+        tables.update(_beyond_tables(ds))
+    return tables
+
+
+def _nanmean(values: Any, axis: int) -> FloatArray:
+    """Mean over ``axis`` ignoring NaN; NaN where every value is NaN (no warning)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    count = ok.sum(axis=axis)
+    total = np.where(ok, v, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _beyond_tables(ds: xr.Dataset) -> dict[str, Table]:
+    """Tables of the four sections beyond the paper (GD vs flow, asymmetric, deep, sensing)."""
+    tables: dict[str, Table] = {}
+    rows = []
+    for prob in ds["problem"].values:
+        sel = {"problem": prob}
+        rows.append(
+            [str(prob)]
+            + [
+                fmt(ds[v].sel(sel))
+                for v in (
+                    "gap_order",
+                    "gap_curvature",
+                    "eta_stability",
+                    "eta_match",
+                    "eta_incremental",
+                    "eta_converge",
+                    "eta_blowup",
+                )
+            ]
+        )
+    tables["gd_vs_gf_critical"] = Table(
+        f"Fitted order of the gap (eta <= {fmt(_scalar(ds, 'gap_fit_eta_max'))}) and critical "
+        "step sizes",
+        [
+            "problem",
+            "order",
+            "curvature lambda_max",
+            "2 / lambda_max",
+            "transitions within 10%",
+            "incremental learning",
+            "converges",
+            "blows up",
+        ],
+        rows,
+    )
+    rows = []
+    for e, eta in enumerate(ds["eta_gap"].values):
+        rows.append(
+            [fmt(eta)]
+            + [
+                "diverged" if int(ds["gap_diverged"].values[j, e]) else fmt(ds["gap"].values[j, e])
+                for j in range(ds.sizes["problem"])
+            ]
+        )
+    tables["gd_vs_gf_gap"] = Table(
+        "max_k ||W_k - W(k eta)||_F / ||Y||_F by step size",
+        ["eta", *[f"{p}" for p in ds["problem"].values]],
+        rows,
+    )
+
+    sig = ds["asym_sigma"].values
+    mode_cols = [f"t_{k} (sigma = {fmt(sig[k - 1])})" for k in ds["asym_k"].values]
+    rows = []
+    for init in ds["init"].values:
+        sel = {"init": init}
+        rows.append(
+            [
+                str(init),
+                "closed form" if int(ds["asym_exact"].sel(sel)) else "ODE solve",
+                fmt(ds["asym_imbalance"].sel(sel)),
+                *[fmt(x) for x in ds["asym_transition"].sel(sel).values],
+            ]
+        )
+    rows.append(
+        ["log(1/alpha) / (2 sigma_i)", "-", "-", *[fmt(x) for x in ds["asym_t_predicted"].values]]
+    )
+    tables["asymmetric"] = Table(
+        "Transition times (first crossing of sigma_i / 2) of U V^T by init",
+        ["init", "method", "imbalance alpha ||U0^T U0 - V0^T V0||_2", *mode_cols],
+        rows,
+    )
+    rows = []
+    for j, rho in enumerate(ds["rho"].values):
+        rows.append(
+            [
+                fmt(rho),
+                fmt(ds["asym_study_imbalance"].values[j]),
+                fmt(ds["asym_study_distance"].values[j]),
+                *[
+                    f"{fmt(ds['asym_study_shift'].values[j, k])} / "
+                    f"{fmt(ds['asym_study_predicted_shift'].values[j, k])}"
+                    for k in range(ds.sizes["asym_k"])
+                ],
+            ]
+        )
+    tables["asymmetric_study"] = Table(
+        "Unbalanced inits (same initial product): distance to the balanced flow and transition "
+        "shifts, measured / predicted",
+        [
+            "rho",
+            "imbalance",
+            "max_t ||W - W_bal||_F / ||Y||_F",
+            *[f"shift t_{k}" for k in ds["asym_k"].values],
+        ],
+        rows,
+    )
+
+    rows = []
+    dsig = ds["deep_Y_sigma"].values
+    for L in ds["depth"].values:
+        for k in ds["deep_k"].values:
+            sel = {"depth": L, "deep_k": k}
+            half = float(ds["deep_exact_half"].sel(sel))
+            width = float(ds["deep_exact_width"].sel(sel))
+            rows.append(
+                [
+                    str(int(L)),
+                    str(int(k)),
+                    fmt(dsig[k - 1]),
+                    fmt(half),
+                    fmt(width),
+                    fmt(width / half),
+                    fmt(ds["deep_gd_half"].sel(sel)),
+                    fmt(ds["deep_gd_width"].sel(sel)),
+                ]
+            )
+    tables["deep"] = Table(
+        "Transition times t_1/2 and widths t_0.9 - t_0.1: exact (balanced spectral init, "
+        "s0 = alpha) and gradient descent (Gaussian sensing, random init)",
+        [
+            "L",
+            "mode i",
+            "sigma_i",
+            "exact t_1/2",
+            "exact width",
+            "exact width / t_1/2",
+            "GD t_1/2",
+            "GD width",
+        ],
+        rows,
+    )
+    rows = [
+        [
+            str(int(L)),
+            fmt(ds["deep_eta"].sel(depth=L)),
+            fmt(ds["deep_gd_time"].sel(depth=L).values[-1]),
+            fmt(ds["deep_gd_recovery"].sel(depth=L)),
+        ]
+        for L in ds["depth"].values
+    ]
+    tables["deep_runs"] = Table(
+        f"Gradient descent runs (m = {int(_scalar(ds, 'deep_m'))} Gaussian measurements)",
+        ["L", "eta", "t at the last step", "final ||W - Y||_F / ||Y||_F"],
+        rows,
+    )
+
+    ssig = ds["sense_sigma"].values
+    dist = ds["sense_distance"].values
+    trans = _nanmean(ds["sense_transition"].values, axis=1)
+    rec = ds["sense_recovery"].values
+    rows = []
+    for a, ratio in enumerate(ds["ratio"].values):
+        rows.append(
+            [
+                fmt(ratio),
+                str(int(ds["sense_m"].values[a])),
+                fmt(dist[a].mean()),
+                f"[{fmt(dist[a].min())}, {fmt(dist[a].max())}]",
+                *[fmt(x) for x in trans[a]],
+                fmt(rec[a].mean()),
+            ]
+        )
+    n = int(_scalar(ds, "sense_n"))
+    rows.append(
+        [
+            "closed form",
+            str(n * n),
+            "0",
+            "-",
+            *[fmt(x) for x in ds["sense_cf_transition"].values],
+            "-",
+        ]
+    )
+    rows.append(
+        [
+            "log(1/alpha)/(2 sigma_i)",
+            "-",
+            "-",
+            "-",
+            *[fmt(x) for x in ds["sense_t_predicted"].values],
+            "-",
+        ]
+    )
+    tables["sensing"] = Table(
+        "Gaussian sensing vs the identity-operator closed form (mean over seeds; fitted slope of "
+        f"the distance against m/(n r): {fmt(_scalar(ds, 'sense_distance_slope'))})",
+        [
+            "m / (n r)",
+            "m",
+            "distance",
+            "distance [min, max] over seeds",
+            *[f"t_{k} (sigma = {fmt(ssig[k - 1])})" for k in ds["sense_k"].values],
+            "final recovery error",
+        ],
+        rows,
+    )
     return tables
 
 
@@ -894,12 +1512,110 @@ def _story(ds: xr.Dataset) -> list[tuple[str, list[str], list[str], str | None]]
             ["early_stopping"],
             "early_stopping",
         ),
+        *(_beyond_story(ds) if "gap" in ds else []),
+    ]
+
+
+def _beyond_story(ds: xr.Dataset) -> list[tuple[str, list[str], list[str], str | None]]:
+    """Sections 8-11: gradient descent vs the flow, asymmetric, deep, sensing."""
+
+    def per_problem(var: str) -> str:
+        return ", ".join(f"{fmt(ds[var].sel(problem=p))} ({p})" for p in ds["problem"].values)
+
+    s1 = float(ds["gap_sigma"].values[0, 0])
+    sig = ds["asym_sigma"].values
+    m, n = ds.sizes["asym_row"], ds.sizes["asym_col"]
+    shift = ds["asym_study_shift"].values
+    rho_max = float(ds["rho"].values[-1])
+    deep_rel = ds["deep_exact_width"].values[:, 0] / ds["deep_exact_half"].values[:, 0]
+    depths = ds["depth"].values
+    rel_text = ", ".join(f"{fmt(r)} (L = {int(L)})" for r, L in zip(deep_rel, depths, strict=True))
+    ratios = ds["ratio"].values
+    dist = ds["sense_distance"].values.mean(axis=1)
+    return [
+        (
+            STEP_TITLES["gd_vs_gf"],
+            [
+                "Gradient descent is the explicit Euler method of the flow: iterate k is compared "
+                "with the exact flow at t = k eta, for the symmetric problem (general init) and "
+                f"the asymmetric one (balanced init, {m} x {n} target with the same singular "
+                "values). The gap is first order in eta, fitted order "
+                f"{per_problem('gap_order')}.",
+                "Incremental learning (ordered transitions, a plateau at each partial solution) "
+                f"survives up to eta = {per_problem('eta_incremental')}, just below the "
+                f"linear-stability limit 2 / lambda_max = {per_problem('eta_stability')} = "
+                f"1 / sigma_1 (sigma_1 = {fmt(s1)}); past it GD oscillates around the solution "
+                f"without converging, and it blows up from eta = {per_problem('eta_blowup')}. "
+                "The right panels show GD in the three regimes.",
+            ],
+            ["gd_vs_gf_critical", "gd_vs_gf_gap"],
+            "gd_vs_gf",
+        ),
+        (
+            STEP_TITLES["asymmetric"],
+            [
+                f"Y ~ U V^T for a rectangular {m} x {n} target with singular values "
+                f"{', '.join(fmt(x) for x in sig)}: balanced and lambda-balanced inits are exact "
+                "(the symmetrized flow's closed form), the unbalanced one is an ODE solve. All "
+                "three learn the singular values one at a time, largest first, near "
+                "log(1/alpha) / (2 sigma_i).",
+                "Unbalancing the factors while keeping the initial product (relative imbalance "
+                "rho) shifts the transitions exactly as the linear phase predicts (second table, "
+                f"measured / predicted); at rho = {fmt(rho_max)} every transition comes earlier, "
+                f"the last one by {fmt(-shift[-1, -1])} time units.",
+            ],
+            ["asymmetric", "asymmetric_study"],
+            "asymmetric",
+        ),
+        (
+            STEP_TITLES["deep"],
+            [
+                "Gradient descent on deep matrix sensing, W = W_L ... W_1 (n x n factors), from a "
+                "small random init: the singular values of the product are learned one by one, "
+                "largest first, and the jumps get sharper with depth (solid). Dashed: the exact "
+                "per-mode curves ds/dt = L s^{2-2/L} (sigma - s) of a balanced spectral init "
+                "from s0 = alpha.",
+                "At the same alpha the transitions come later with depth and are sharper: the "
+                "width of a transition stays O(1 / (L sigma^{2-2/L})) while its time grows like "
+                "a power of 1/alpha instead of log(1/alpha); relative width of mode 1: "
+                f"{rel_text}. The zero singular values of Y stay near zero (the low-rank "
+                f"implicit bias). With only m = {int(_scalar(ds, 'deep_m'))} measurements the "
+                "partial fits overshoot their singular values until the next one is learned "
+                "(with the identity operator, or 10x more measurements, they do not).",
+            ],
+            ["deep", "deep_runs"],
+            "deep",
+        ),
+        (
+            STEP_TITLES["sensing"],
+            [
+                "Symmetric Gaussian sensing with m measurements (E[A* A] = I) against the "
+                "identity-operator closed form, same target and init: the distance between the "
+                f"learning curves falls from {fmt(dist[0])} at m / (n r) = {fmt(ratios[0])} to "
+                f"{fmt(dist[-1])} at {fmt(ratios[-1])}, with fitted slope "
+                f"{fmt(_scalar(ds, 'sense_distance_slope'))} (about m^{{-1/2}}, the RIP scaling).",
+                "The transition times converge to the closed form's: the identity operator's exact "
+                "solution is the large-m limit of matrix sensing.",
+            ],
+            ["sensing"],
+            "sensing",
+        ),
     ]
 
 
 def _run_tables(ds: xr.Dataset) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     if "transition_t_predicted" in ds:
+        columns = [
+            (label, name)
+            for label, name in (
+                ("measured", "transition_t_measured"),
+                ("closed form", "cf_transition"),
+                ("gradient flow", "gf_transition"),
+                ("gradient descent", "gd_transition"),
+            )
+            if name in ds
+        ]
         rows = []
         for k in ds["k"].values:
             rows.append(
@@ -907,14 +1623,18 @@ def _run_tables(ds: xr.Dataset) -> dict[str, Table]:
                     str(int(k)),
                     fmt(ds["sigma_Y"].values[k - 1]),
                     fmt(ds["transition_t_predicted"].sel(k=k)),
-                    fmt(ds["transition_t_measured"].sel(k=k))
-                    if "transition_t_measured" in ds
-                    else "-",
+                    *[fmt(ds[name].sel(k=k)) for _, name in columns],
                 ]
             )
+        predicted = ds.attrs.get("prediction_label", "")
         tables["transitions"] = Table(
-            "Predicted vs measured transition times",
-            ["mode i", "sigma_i", "predicted", "measured"],
+            "Predicted vs measured transition times"
+            + (
+                f" (predicted: {predicted}; measured: first crossing of sigma_i / 2)"
+                if predicted
+                else ""
+            ),
+            ["mode i", "sigma_i", "predicted", *[label for label, _ in columns]],
             rows,
         )
     rows = []
@@ -923,8 +1643,23 @@ def _run_tables(ds: xr.Dataset) -> dict[str, Table]:
     if "gd_max_error" in ds:
         rows.append(["gradient descent", fmt(_scalar(ds, "eta")), fmt(_scalar(ds, "gd_max_error"))])
     if rows:
-        tables["errors"] = Table(
-            "Max over t of ||W_sim(t) - W_closed(t)||_2", ["method", "eta", "max error"], rows
+        label = ds.attrs.get("error_label", "||W_sim(t) - W_closed(t)||_2")
+        tables["errors"] = Table(f"Max over t of {label}", ["method", "eta", "max error"], rows)
+    rows = []
+    for label, prefix in (("gradient flow", "gf"), ("gradient descent", "gd")):
+        if f"{prefix}_recovery" in ds:
+            rows.append(
+                [
+                    label,
+                    fmt(ds[f"{prefix}_loss"].values[-1]),
+                    fmt(ds[f"{prefix}_recovery"].values[-1]),
+                ]
+            )
+    if rows:
+        tables["recovery"] = Table(
+            "At the last time: training loss and recovery error ||W - Y||_F / ||Y||_F",
+            ["method", "loss", "recovery error"],
+            rows,
         )
     if "rank_distance" in ds:
         tables["theorem_constants"] = Table(
@@ -949,17 +1684,39 @@ def _run_story(ds: xr.Dataset) -> list[tuple[str, list[str], list[str], str | No
     tables = _run_tables(ds)
     cfg = json.loads(ds.attrs["config"])
     methods = ", ".join(cfg["methods"])
+    f = cfg.get("factorization", "symmetric")
+    op = cfg.get("operator", {"kind": "identity"})
+    if f == "symmetric" and op["kind"] == "identity":
+        what = "Eigenvalues of W(t)"
+        loss = "The loss 1/4 ||Y - W(t)||_F^2."
+    else:
+        shape = "x".join(str(d) for d in ds["Y"].shape)
+        label = ds.attrs["curve_label"]
+        what = f"{label[0].upper()}{label[1:]} ({f} factorization"
+        what += f", depth L = {cfg['depth']}" if f == "deep" else ""
+        what += f", {shape} target"
+        if op["kind"] == "gaussian":
+            what += f", Gaussian sensing with m = {op['m']} measurements"
+        elif op["kind"] == "completion":
+            what += f", matrix completion observing a fraction {fmt(op['fraction'])} of entries"
+        what += ")"
+        loss = "The training loss " + (
+            "1/4 ||A(W) - A(Y)||^2" if f == "symmetric" else "1/2 ||A(W) - A(Y)||^2"
+        )
+        loss += " (A the identity)." if op["kind"] == "identity" else "."
+        if "ref_values" in ds:
+            what += "; thin grey: the identity operator's closed form, for comparison"
     out: list[tuple[str, list[str], list[str], str | None]] = [
         (
             "Learning curves",
             [
-                f"Eigenvalues of W(t) for init '{cfg['init']['kind']}' at alpha = "
+                f"{what}, for init '{cfg['init']['kind']}' at alpha = "
                 f"{fmt(cfg['init']['alpha'])}; methods: {methods}.",
             ],
-            [k for k in ("transitions", "errors") if k in tables],
+            [k for k in ("transitions", "errors", "recovery") if k in tables],
             "learning_curves",
         ),
-        ("Loss", ["The loss 1/4 ||Y - W(t)||_F^2."], [], "loss"),
+        ("Loss", [loss], [], "loss"),
     ]
     if "rank_distance" in ds:
         out.append(
@@ -1091,8 +1848,168 @@ def reproduce(
     return {"results": results, "report": md, "html": page, "figures": figures, "seconds": seconds}
 
 
+def _general_dataset(cfg: Any, base: Path | None) -> xr.Dataset:
+    """``mfflow run`` beyond the paper's setting: asymmetric or deep factorizations, or a
+    measurement operator (sensing, completion). Curves are singular values of the product."""
+    from .curves import crossing_times
+
+    f = cfg.factorization
+    Y = cfg.build_target(base)
+    A, B = cfg.build_factors(Y)
+    alpha = float(cfg.init.alpha)
+    t = cfg.times.grid()
+    sig = np.linalg.svd(Y, compute_uv=False)
+    q = sig.size
+    op = cfg.operator.build(Y.shape, symmetric=f == "symmetric")
+    sensing = cfg.operator.kind != "identity"
+    K = int(np.count_nonzero(sig > 1e-12 * max(float(sig[0]), 1e-300)))
+    L = int(cfg.depth) if f == "deep" else 2
+    data: dict[str, Any] = {
+        "Y": (("row", "col"), Y),
+        "sigma_Y": (("mode",), sig, {"long_name": "singular values of Y"}),
+        "alpha": ((), alpha),
+    }
+    if f == "deep":
+        data["factors0"] = (("layer", "row", "col"), A)
+    else:
+        data["U0"] = (("row", "col_r"), A)
+        if B is not None:
+            data["V0"] = (("row_v", "col_r"), B)
+    coords: dict[str, Any] = {"time": ("time", t), "mode": ("mode", np.arange(1, q + 1))}
+    product = {"symmetric": "U U^T", "asymmetric": "U V^T", "deep": f"W_{L} ... W_1"}[f]
+    attrs: dict[str, Any] = {
+        "curve_label": f"singular values of {product}",
+        "curve_label_tex": "singular values of $"
+        + {"symmetric": "U U^T", "asymmetric": "U V^T", "deep": rf"W_{L} \cdots W_1"}[f]
+        + "$",
+        "loss_label": "training loss" + (" (measurements)" if sensing else ""),
+    }
+
+    # the exact curves of the identity operator (closed form), where they exist
+    exact_values = exact_w = None
+    if f == "symmetric":
+        traj = closed_form(Y, A, alpha)
+        exact_w = traj.W(t)
+    elif f == "asymmetric" and cfg.init.kind != "gaussian":
+        from .asymmetric import closed_form_asymmetric
+
+        exact_w = closed_form_asymmetric(Y, A, B, alpha).W(t)
+    elif f == "deep" and cfg.init.kind == "spectral":
+        from .deep import deep_mode_curve
+
+        scales = np.broadcast_to(np.asarray(cfg.init.scales, dtype=np.float64), (q,))
+        exact_values = np.asarray(deep_mode_curve(sig, alpha * scales, L, t))
+    if exact_w is not None:
+        exact_values = np.linalg.svd(exact_w, compute_uv=False)
+    if exact_values is not None:
+        name = "cf" if "closed_form" in cfg.methods else "ref"
+        data[f"{name}_values"] = (("time", "mode"), exact_values)
+        if name == "cf" and exact_w is not None:
+            loss_factor = 0.25 if f == "symmetric" else 0.5
+            data["cf_loss"] = (("time",), loss_factor * np.sum((exact_w - Y) ** 2, axis=(1, 2)))
+        if name == "ref":
+            attrs["ref_label"] = "closed form, identity operator"
+    attrs["error_label"] = (
+        "||W_sim(t) - W_closed(t)||_2"
+        if exact_w is not None
+        else "||s_sim(t) - s_closed(t)||_2 (singular values)"
+    )
+
+    def record(prefix: str, res: Any, tt: FloatArray, dim: str) -> None:
+        data[f"{prefix}_values"] = ((dim, "mode"), res.singular_values)
+        data[f"{prefix}_loss"] = ((dim,), res.loss)
+        data[f"{prefix}_recovery"] = ((dim,), res.recovery_error)
+        data[f"{prefix}_transition"] = (
+            ("k",),
+            crossing_times(tt, res.singular_values[:, :K], 0.5 * sig[:K]),
+        )
+        if exact_values is not None and not sensing:
+            if exact_w is not None:
+                ref = exact_w if dim == "time" else _exact_w_at(cfg, Y, A, B, alpha, tt)
+                err = np.linalg.norm(res.W - ref, ord=2, axis=(1, 2))
+            else:
+                ref_v = exact_values if dim == "time" else _deep_mode_values(cfg, sig, alpha, L, tt)
+                err = np.linalg.norm(res.singular_values - ref_v, axis=1)
+            data[f"{prefix}_error"] = ((dim,), err)
+            data[f"{prefix}_max_error"] = ((), float(np.max(err)))
+
+    if "gradient_flow" in cfg.methods:
+        if f == "deep":
+            from .deep import deep_flow
+
+            res = deep_flow(Y, A, alpha, t, operator=op if sensing else None)
+        else:
+            from .sensing import sensing_flow
+
+            res = sensing_flow(op, Y, A, alpha, t, V0=B)
+        record("gf", res, t, "time")
+    if "gradient_descent" in cfg.methods:
+        eta = float(cfg.eta)
+        last = math.ceil(float(t[-1]) / eta)
+        steps = np.unique(np.linspace(0, last, min(last + 1, 2001)).round().astype(np.int64))
+        if f == "deep":
+            from .deep import deep_descent
+
+            res = deep_descent(Y, A, alpha, eta, steps, operator=op if sensing else None)
+        else:
+            from .sensing import sensing_descent
+
+            res = sensing_descent(op, Y, A, alpha, eta, steps, V0=B)
+        t_gd = np.asarray(res.t, dtype=np.float64)
+        coords["gd_time"] = ("gd_step", t_gd)
+        data["eta"] = ((), eta)
+        record("gd", res, t_gd, "gd_step")
+    if exact_values is not None and "closed_form" in cfg.methods:
+        data["cf_transition"] = (("k",), crossing_times(t, exact_values[:, :K], 0.5 * sig[:K]))
+    if K >= 1:
+        coords["k"] = ("k", np.arange(1, K + 1))
+        if f == "deep":
+            from .deep import deep_transition_time
+
+            pred = np.asarray(deep_transition_time(sig[:K], alpha, L), dtype=np.float64)
+            attrs["prediction_label"] = "exact, balanced spectral init, s0 = alpha"
+        else:
+            pred = np.log(1.0 / alpha) / (2.0 * sig[:K])
+            attrs["prediction_label"] = "log(1/alpha) / (2 sigma_i)"
+        data["transition_t_predicted"] = (("k",), pred)
+    if sensing:
+        data["m"] = ((), int(op.m))
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds.attrs.update(
+        {
+            "title": f"mfflow run: {cfg.name}",
+            "kind": "run",
+            "factorization": f,
+            "config": cfg.model_dump_json(),
+            "mfflow_version": _version(),
+        }
+    )
+    return ds
+
+
+def _exact_w_at(
+    cfg: Any, Y: FloatArray, U0: FloatArray, V0: Any, alpha: float, t: FloatArray
+) -> FloatArray:
+    """The exact product (identity operator) at times ``t``: symmetric or lambda-balanced."""
+    if cfg.factorization == "symmetric":
+        return closed_form(Y, U0, alpha).W(t)
+    from .asymmetric import closed_form_asymmetric
+
+    return closed_form_asymmetric(Y, U0, V0, alpha).W(t)
+
+
+def _deep_mode_values(cfg: Any, sig: FloatArray, alpha: float, L: int, t: FloatArray) -> FloatArray:
+    """Exact deep per-mode curves ``(T, q)`` of a balanced spectral init at times ``t``."""
+    from .deep import deep_mode_curve
+
+    scales = np.broadcast_to(np.asarray(cfg.init.scales, dtype=np.float64), (sig.size,))
+    return np.asarray(deep_mode_curve(sig, alpha * scales, L, t))
+
+
 def run_dataset(cfg: Any, base: Path | None = None) -> xr.Dataset:
     """Compute one configured experiment (a :class:`mfflow.config.RunConfig`) into a dataset."""
+    if not getattr(cfg, "is_paper_setting", True):
+        return _general_dataset(cfg, base)
     Y = cfg.build_target(base)
     U0 = cfg.build_init(Y)
     alpha = float(cfg.init.alpha)
