@@ -333,12 +333,6 @@ def test_spectral_partial_support_before_rounding_noise_grows():
             assert rel_fro(traj.W(t), dense.W(t)) <= TOL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spectral path keeps rounding-level scales (s_i ~ 1e-33 from eigh rounding) of modes "
-    "the init does not touch: rank counts them and they are learned at long times, "
-    "unlike eq. 7 with s_i = 0 (src/mfflow/closed_form.py spectral_scales / closed_form)",
-)
 def test_spectral_partial_support_untouched_modes_stay_zero():
     y, u0 = _partial_support_problem()
     traj = mfflow.closed_form(y, u0, 1e-2)

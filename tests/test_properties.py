@@ -107,13 +107,6 @@ def test_long_time_limit_is_best_low_rank_approximation_of_positive_part(y, r, s
     assert abs(traj.loss(1e12) - residual) <= 1e-10 * (residual + scale**2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Trajectory.limit() is W(t_big), t_big = 4 (log(1/alpha) + 80) / (2 min positive lam) "
-    "+ 50: for a rank-deficient Y whose zero eigenvalues come out <= 0 in float64 the zero "
-    "modes, which decay only like 1/(2t), are still there (errors 1e-6 to 1e-4 for n = 3, "
-    "alpha = 1e-3, most seeds) (src/mfflow/closed_form.py Trajectory.limit)",
-)
 @pytest.mark.parametrize("seed", [0, 4])
 def test_limit_of_rank_deficient_target(seed):
     y = mfflow.make_target([1.0, 0.5], n=3, seed=seed)

@@ -46,13 +46,15 @@ Gradient Flow on Overparameterized Matrix Factorization", arXiv:2508.20344 (2025
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import lapack, solve_triangular
+from scipy.linalg import blas, lapack
 
+from ._backend import Backend, backend_of, to_numpy
 from .linalg import eigh_descending
 from .validation import (
     as_alpha,
@@ -81,8 +83,12 @@ _TINY = float(np.finfo(np.float64).tiny)
 _LOG_TINY = float(np.log(_TINY))
 #: Relative size of the off-diagonal of W~0 below which an init is detected as spectral.
 SPECTRAL_RTOL = 1e-12
-#: Bytes of scratch space per batch of time points in the dense path.
-_BATCH_BYTES = 64 * 2**20
+#: Bytes of the (chunk, n, m) scratch array of the dense path: a chunk of time points stays in
+#: cache through its elementwise passes.
+_CHUNK_BYTES = 4 * 2**20
+#: From this factor width on, the dense path calls LAPACK/BLAS per time point (triangular
+#: Gram, Cholesky, triangular solve in place); below it, batched NumPy calls.
+_BLAS_MIN_M = 24
 
 
 def _flushed_exp(x: FloatArray) -> FloatArray:
@@ -160,6 +166,7 @@ def spectral_scales(
     eigenvalue are only defined up to a rotation, so within each cluster of equal eigenvalues the
     block of ``W~0`` is diagonalized and ``Phi`` rotated accordingly (``Phi'``); the init is
     spectral if what remains off the diagonal is below ``rtol`` times the largest ``s_i``.
+    Diagonal entries at the rounding level (``<= 8 n eps max s_i``) are returned as exact zeros.
 
     Parameters
     ----------
@@ -196,7 +203,11 @@ def spectral_scales(
     off = w0 - np.diag(np.diag(w0))
     if float(np.max(np.abs(off))) > rtol * scale:
         return None
-    return np.maximum(np.diag(w0), 0.0), phi
+    s = np.diag(w0).copy()
+    # a scale at the rounding level of W~0 (e.g. ~1e-33 from eigh for an untouched mode) is a
+    # zero: eq. 7 with s_i = 0 keeps that mode at 0 forever, and so does the spectral path
+    s[s <= 8 * n * np.finfo(np.float64).eps * scale] = 0.0
+    return s, phi
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,6 +234,11 @@ class Trajectory:
     rank : int
         ``m``, the number of columns of the factor (``min(n, r)`` for the dense path, the number
         of touched modes for the spectral one); ``rank W(t) = rank W0`` for all t.
+    backend : str
+        ``"numpy"``, or ``"torch"`` / ``"jax"`` when the inputs were such arrays: evaluations
+        then return arrays of that library, dtype (float32 inputs stay float32, anything else
+        is float64) and device. The attributes above stay float64 NumPy arrays (the set-up ran
+        on the host, see :mod:`mfflow._backend`).
     """
 
     lam: FloatArray
@@ -231,6 +247,13 @@ class Trajectory:
     path: Path
     _L: FloatArray | None = field(repr=False, default=None)
     _log_scale: FloatArray | None = field(repr=False, default=None)
+    _backend: Backend | None = field(repr=False, default=None)
+    _dev: dict[str, Any] | None = field(repr=False, default=None)
+
+    @property
+    def backend(self) -> str:
+        """The array library evaluations return: ``"numpy"``, ``"torch"`` or ``"jax"``."""
+        return "numpy" if self._backend is None else self._backend.name
 
     @property
     def n(self) -> int:
@@ -258,6 +281,9 @@ class Trajectory:
             if self.reduced
             else f"in the eigenbasis of Y (n = {self.n})"
         )
+        if self._backend is not None:
+            dtype = "float32" if self._backend.dtype == self._backend.xp.float32 else "float64"
+            where += f", evaluated by {self._backend.name} ({dtype}, {self._backend.device})"
         return f"{what}, {where}"
 
     @property
@@ -272,7 +298,8 @@ class Trajectory:
     @property
     def Y(self) -> FloatArray:
         """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only)."""
-        return (self.Phi * self.lam) @ self.Phi.T
+        y = (self.Phi * self.lam) @ self.Phi.T
+        return y if self._backend is None else self._backend.asarray(y)
 
     # ---- core evaluations in the eigenbasis -------------------------------------------------
     def _factor_eig(self, t: FloatArray) -> FloatArray:
@@ -285,18 +312,12 @@ class Trajectory:
             out[:, keep, np.arange(keep.size)] = np.sqrt(vals[:, keep])
             return out
         assert self._L is not None
-        n, m = self._L.shape
-        per_time = 8 * (3 * n * m + 2 * m * m)
-        batch = max(1, _BATCH_BYTES // max(per_time, 1))
-        out = np.empty((t.size, n, m))
-        for s in range(0, t.size, batch):
-            out[s : s + batch] = _dense_factor(
-                self.lam, self._L, np.log(self.alpha), t[s : s + batch]
-            )
-        return out
+        return _dense_factor(self.lam, self._L, np.log(self.alpha), t)
 
     def W_eig(self, t: ArrayLike) -> FloatArray:
         """``W~(t) = Phi^T W(t) Phi``: ``(d, d)`` for scalar t, else ``(T, d, d)``."""
+        if self._backend is not None:
+            return self._xp_W(t, rotate=False)
         tt, scalar = as_times(t)
         f = self._factor_eig(tt)
         w = f @ np.swapaxes(f, -1, -2)
@@ -305,6 +326,8 @@ class Trajectory:
     # ---- public evaluations -------------------------------------------------------------------
     def W(self, t: ArrayLike) -> FloatArray:
         """The product ``W(t) = U(t) U(t)^T``: ``(n, n)`` for scalar t, else ``(T, n, n)``."""
+        if self._backend is not None:
+            return self._xp_W(t, rotate=True)
         tt, scalar = as_times(t)
         f = self.Phi @ self._factor_eig(tt)
         w = f @ np.swapaxes(f, -1, -2)
@@ -316,6 +339,8 @@ class Trajectory:
         ``F`` equals the flow's ``U(t)`` up to a right orthogonal factor (and zero columns when
         ``r > n``): the product, not the parametrization, is what the closed form determines.
         """
+        if self._backend is not None:
+            return self._xp_factor(t)
         tt, scalar = as_times(t)
         f = self.Phi @ self._factor_eig(tt)
         return f[0] if scalar else f
@@ -326,6 +351,8 @@ class Trajectory:
         Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
         curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
         """
+        if self._backend is not None:
+            return self._xp_mode_values(t)
         tt, scalar = as_times(t)
         if self.path == "spectral":
             assert self._log_scale is not None
@@ -342,11 +369,15 @@ class Trajectory:
         useful when ``n`` is large and ``W`` has rank ``<= d``). On the dense path they are the
         squared singular values of the graded factor from LAPACK's preconditioned Jacobi SVD
         (``dgejsv``, row pivoting), which keeps high *relative* accuracy for small eigenvalues.
+        With torch/JAX arrays they come from the backend's ``svdvals`` of the factor (NumPy
+        only has ``dgejsv``): accurate relative to the largest one, not to each.
         """
-        tt, scalar = as_times(t)
+        tt, scalar = as_times(to_numpy(t))
         k = self.n if k is None else as_positive_int(k, "k")
         if k > self.n:
             raise ValueError(f"k: expected 1 <= k <= n = {self.n}, got {k}")
+        if self._backend is not None:
+            return self._xp_eigvals(tt, scalar, k)
         vals = np.zeros((tt.size, k))
         if self.path == "spectral":
             assert self._log_scale is not None
@@ -365,6 +396,8 @@ class Trajectory:
         Computed in the eigenbasis, ``1/4 ||diag(lam) - W~(t)||_F^2``. On the spectral path each
         mode's residual ``lam_i - sigma_i(t)`` comes from the cancellation-free closed form.
         """
+        if self._backend is not None:
+            return self._xp_loss(t)
         tt, scalar = as_times(t)
         if self.path == "spectral":
             assert self._log_scale is not None
@@ -381,9 +414,13 @@ class Trajectory:
         self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2
     ) -> FloatArray | float:
         """``||W(t) - Z||`` in the spectral (``ord=2``) or Frobenius norm; float or ``(T,)``."""
-        z = as_symmetric(Z, "Z")
+        z = as_symmetric(to_numpy(Z), "Z")
         if z.shape != (self.n, self.n):
             raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
+        if ord not in (2, "fro"):
+            raise ValueError(f"ord: expected 2 or 'fro', got {ord!r}")
+        if self._backend is not None:
+            return self._xp_distance(z, t, ord)
         tt, scalar = as_times(t)
         if self.reduced:  # Z may have parts outside the subspace: compare in R^n
             diff = self.W(tt) - z
@@ -398,13 +435,131 @@ class Trajectory:
         return float(val[0]) if scalar else val
 
     def limit(self) -> FloatArray:
-        """``W(inf)``: the flow's limit ``(n, n)``, computed as ``W(t)`` at a time so long that
-        every mode it will ever learn is learned to machine precision."""
-        pos = self.lam[self.lam > 0]
-        if pos.size == 0:
-            return np.zeros((self.n, self.n))
-        t_big = (np.log(1.0 / self.alpha) + 80.0) / (2.0 * float(pos.min())) * 4.0 + 50.0
-        return self.W(t_big)
+        r"""``W(inf) = lim_{t -> inf} W(t)``, ``(n, n)``, computed exactly (no large-t evaluation).
+
+        Modes with ``lam <= 0`` die out (zero modes like ``1/(2t)``). The positive eigenvalues are
+        visited in descending order, clusters of equal ones together: a cluster learns the part of
+        its rows of ``L`` (``W~0 = L L^T``) that is not already in the row space of the rows of
+        larger eigenvalues, so the limit on that block is ``lam`` times the projector onto that
+        part. For a generic init this is the best rank-``min(r, K+)`` approximation of ``Y``'s
+        positive part; for an init missing some eigen-directions those are skipped. Eigenvalues
+        within ``8 d eps max|lam|`` of each other (or of zero) are treated as equal (as zero):
+        their distinction would only show after ``t ~ 1e15`` time units.
+        """
+        d = self.dim
+        eps = np.finfo(np.float64).eps
+        tol_lam = 8 * d * eps * max(float(np.max(np.abs(self.lam))), 1e-300)
+        w = np.zeros((d, d))
+        if self.path == "spectral":
+            assert self._log_scale is not None
+            keep = (self.lam > tol_lam) & np.isfinite(self._log_scale)
+            w[np.diag_indices(d)] = np.where(keep, self.lam, 0.0)
+        else:
+            assert self._L is not None
+            L = self._L
+            m = L.shape[1]
+            tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))), 1e-300)
+            used = np.zeros((m, 0))
+            start = 0
+            while start < d and self.lam[start] > tol_lam:
+                stop = start + 1
+                while (
+                    stop < d
+                    and self.lam[stop] > tol_lam
+                    and self.lam[start] - self.lam[stop] <= tol_lam
+                ):
+                    stop += 1
+                block = L[start:stop]
+                resid = block - (block @ used) @ used.T
+                u_s, sv, vt = np.linalg.svd(resid, full_matrices=False)
+                rank = int(np.count_nonzero(sv > tol))
+                if rank:
+                    q = u_s[:, :rank]
+                    root = np.sqrt(self.lam[start:stop])
+                    w[start:stop, start:stop] = (root[:, None] * (q @ q.T)) * root[None, :]
+                    used = np.linalg.qr(np.concatenate([used, vt[:rank].T], axis=1))[0]
+                start = stop
+        return self.Phi @ w @ self.Phi.T
+
+    # ---- other array namespaces (torch, JAX): the same formulas through the array API ------
+    def _xp_factor_eig(self, t: ArrayLike) -> tuple[Any, bool]:
+        b, d = self._backend, self._dev
+        assert b is not None and d is not None
+        tt, scalar = as_times(to_numpy(t))
+        tx = b.asarray(tt)
+        if self.path == "spectral":
+            vals = _spectral_values_xp(b, d["lam"], d["log_scale"], tx)
+            return b.xp.sqrt(vals)[:, :, None] * d["select"][None, :, :], scalar
+        return _dense_factor_xp(b, d["lam"], d["L"], math.log(self.alpha), tx), scalar
+
+    def _xp_W(self, t: ArrayLike, rotate: bool) -> Any:
+        xp = self._backend.xp  # type: ignore[union-attr]
+        f, scalar = self._xp_factor_eig(t)
+        if rotate:
+            f = self._dev["Phi"] @ f  # type: ignore[index]
+        w = f @ xp.matrix_transpose(f)
+        return w[0, ...] if scalar else w
+
+    def _xp_factor(self, t: ArrayLike) -> Any:
+        f, scalar = self._xp_factor_eig(t)
+        f = self._dev["Phi"] @ f  # type: ignore[index]
+        return f[0, ...] if scalar else f
+
+    def _xp_mode_values(self, t: ArrayLike) -> Any:
+        b, d = self._backend, self._dev
+        assert b is not None and d is not None
+        if self.path == "spectral":
+            tt, scalar = as_times(to_numpy(t))
+            vals = _spectral_values_xp(b, d["lam"], d["log_scale"], b.asarray(tt))
+        else:
+            f, scalar = self._xp_factor_eig(t)
+            vals = b.xp.sum(f * f, axis=-1)
+        return vals[0, ...] if scalar else vals
+
+    def _xp_eigvals(self, tt: FloatArray, scalar: bool, k: int) -> Any:
+        b, d = self._backend, self._dev
+        assert b is not None and d is not None
+        xp = b.xp
+        if self.path == "spectral":
+            vals = _spectral_values_xp(b, d["lam"], d["log_scale"], b.asarray(tt))
+            vals = xp.sort(vals, axis=1, descending=True)
+        else:
+            f, _ = self._xp_factor_eig(tt)
+            vals = xp.linalg.svdvals(f) ** 2  # descending
+        vals = vals[:, :k]
+        if vals.shape[1] < k:
+            pad = xp.zeros((vals.shape[0], k - vals.shape[1]), dtype=b.dtype, device=b.device)
+            vals = xp.concat([vals, pad], axis=1)
+        return vals[0, ...] if scalar else vals
+
+    def _xp_loss(self, t: ArrayLike) -> Any:
+        b, d = self._backend, self._dev
+        assert b is not None and d is not None
+        xp = b.xp
+        if self.path == "spectral":
+            tt, scalar = as_times(to_numpy(t))
+            res = _spectral_residuals_xp(b, d["lam"], d["log_scale"], b.asarray(tt))
+            val = 0.25 * xp.sum(res**2, axis=1)
+        else:
+            tt, scalar = as_times(to_numpy(t))
+            w = self._xp_W(tt, rotate=False) - d["diag_lam"]
+            val = 0.25 * xp.sum(w**2, axis=(1, 2))
+        return float(val[0]) if scalar else val
+
+    def _xp_distance(self, z: FloatArray, t: ArrayLike, ord: Literal[2, "fro"]) -> Any:
+        b = self._backend
+        assert b is not None
+        xp = b.xp
+        tt, scalar = as_times(to_numpy(t))
+        if self.reduced:
+            diff = self._xp_W(tt, rotate=True) - b.asarray(z)
+        else:
+            diff = self._xp_W(tt, rotate=False) - b.asarray(self.Phi.T @ z @ self.Phi)
+        if ord == 2:
+            val = xp.max(xp.abs(xp.linalg.eigvalsh(diff)), axis=1)
+        else:
+            val = xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
+        return float(val[0]) if scalar else val
 
 
 def spectral_residuals(lam: FloatArray, log_scale: FloatArray, t: FloatArray) -> FloatArray:
@@ -427,51 +582,215 @@ def spectral_residuals(lam: FloatArray, log_scale: FloatArray, t: FloatArray) ->
     return np.where(lam[None, :] > 0, stable, lam[None, :] - sig)
 
 
-def _dense_factor(lam: FloatArray, L: FloatArray, log_alpha: float, t: FloatArray) -> FloatArray:
-    """The stable factor ``F~ = P C^{-T}`` for a batch of times: ``(T, n, m)``.
+def _dense_factor(
+    lam: FloatArray,
+    L: FloatArray,
+    log_alpha: float,
+    t: FloatArray,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """The stable factor ``F~ = S L C^{-T}`` for times ``t``: ``(T, n, m)`` (into ``out``).
 
     ``L`` ``(n, m)`` is lower trapezoidal in the descending eigenbasis (see the module docstring).
     Per column ``j`` the log-terms of ``diag(alpha^{-1} I + L^T G L)`` are
-    ``z_0j = -log(alpha)`` and ``z_kj = log g_k + 2 log|L_kj|``; every exponent below is written
-    as ``0.5 (z - max_k z)`` plus moderate terms, so the dominant entry of each column is computed
-    from an exactly cancelled difference and long horizons (``lam t ~ 1e4``) lose no accuracy.
+    ``z_0j = -log(alpha)`` and ``z_kj = log g_k + 2 log|L_kj|``; with ``ref_j = max_k z_kj``
+    (``k = 0`` included) the scaled factor is ``R_kj = sign(L_kj) e^{(z_kj - ref_j) / 2}``,
+    every exponent ``<= 0`` and exactly ``0`` at the dominant entry of each column, so long
+    horizons (``lam t ~ 1e4``) lose no accuracy. Then
+
+    ``M = R^T R + diag(e^{z_0 - ref})``, ``M = C C^T``, ``F~ = diag(r) R C^{-T}``,
+    ``r_k = e^{min(lam_k, 0) t} / sqrt((1 - e^{-2|lam_k| t}) / |lam_k|)``.
+
+    ``M``'s diagonal lies in ``[1, n + 1]`` (equilibrated up to ``n + 1``; a further diagonal
+    scaling cancels exactly in ``F~``). Time points are processed in cache-sized chunks; for
+    ``m >= 24`` each time point's ``R^T R`` (``dlauum`` on the triangular part, ``dsyrk`` on the
+    rest), Cholesky and triangular solve run in place through LAPACK/BLAS.
     """
     T = t.size
-    m = L.shape[1]
+    n, m = L.shape
+    if out is None:
+        out = np.empty((T, n, m))
     with np.errstate(divide="ignore"):
         log_abs_l = np.log(np.abs(L))  # -inf where L == 0
-    sign_l = np.sign(L)
-    pos_t = np.maximum(lam, 0.0)[None, :] * t[:, None]  # (T, n)
-    phi = log_frac(lam, t)  # log((1 - e^{-2|lam| t}) / |lam|): moderate
-    # no NaN can arise: every term is finite or -inf
-    z = (2.0 * pos_t + phi)[:, :, None] + 2.0 * log_abs_l[None, :, :]  # (T, n, m)
-    z0 = np.full((T, 1, m), -log_alpha)
-    ref = np.maximum(np.max(z, axis=1, keepdims=True), z0)  # (T, 1, m), finite
+    z0h = -0.5 * log_alpha
+    step = max(1, _CHUNK_BYTES // (8 * n * max(m, 1)))
+    scratch = np.empty((min(step, T), n, m))
+    for s in range(0, T, step):
+        ts = t[s : s + step]
+        _dense_chunk(lam, L, log_abs_l, z0h, ts, scratch[: ts.size], out[s : s + ts.size])
+    return out
+
+
+def _dense_chunk(
+    lam: FloatArray,
+    L: FloatArray,
+    log_abs_l: FloatArray,
+    z0h: float,
+    t: FloatArray,
+    R: FloatArray,
+    F: FloatArray,
+) -> None:
+    """One chunk of :func:`_dense_factor`: ``R`` ``(k, n, m)`` is scratch, ``F`` the output."""
+    m = L.shape[1]
+    phi = log_frac(lam, t)  # log((1 - e^{-2|lam| t}) / |lam|): moderate; -inf at t = 0
+    # halved log-terms: 0.5 z_kj = max(lam, 0) t + 0.5 phi + log|L_kj|  (-inf on L's zeros)
+    np.add((np.maximum(lam, 0.0)[None, :] * t[:, None] + 0.5 * phi)[:, :, None], log_abs_l, out=R)
+    refh = np.max(R, axis=1)
+    np.maximum(refh, z0h, out=refh)  # (k, m), finite
+    R -= refh[:, None, :]  # <= 0, exactly 0 at each column's dominant entry
+    R[R < _LOG_TINY] = -np.inf  # flush: no subnormal reaches BLAS
+    np.exp(R, out=R)
+    np.copysign(R, L, out=R)
     with np.errstate(under="ignore"):
-        rest = np.log(np.sum(np.exp(z - ref), axis=1, keepdims=True) + np.exp(z0 - ref))
-    dz = z - ref  # <= 0, exactly 0 at the dominant row
-    dz -= rest
-    dz *= 0.5
-    R = _flushed_exp(dz)
-    R *= sign_l[None]
-    # P = S L D = R * e^{min(lam,0) t} / sqrt((1 - e^{-2|lam| t}) / |lam|), row by row
+        e0 = np.exp(2.0 * (z0h - refh))  # the alpha^{-1} term of M's diagonal, <= 1
+    e0[e0 < _TINY] = 0.0
     with np.errstate(divide="ignore", over="ignore"):
-        row = np.exp(np.minimum(lam, 0.0)[None, :] * t[:, None] - 0.5 * phi)  # (T, n)
-    at_zero = t == 0.0  # phi = -inf: P = L D there (S = I)
+        row = np.exp(np.minimum(lam, 0.0)[None, :] * t[:, None] - 0.5 * phi)  # (k, n)
+    at_zero = t == 0.0  # phi = -inf: F = L sqrt(alpha) there (S = I, G = 0)
     row[at_zero] = 0.0
     row[row < _TINY] = 0.0
-    P = R * row[:, :, None]
+    np.multiply(R, row[:, :, None], out=F)
     if np.any((row > 0.0) & (row < 1.0)):  # products may have left the normal range
-        P[np.abs(P) < _TINY] = 0.0
+        F[np.abs(F) < _TINY] = 0.0
+    if m >= _BLAS_MIN_M:
+        _solve_per_time(R, e0, F)
+    else:
+        _solve_batched(R, e0, F)
+    F[np.abs(F) < _TINY] = 0.0  # the solve can leave subnormals where the exact value is < tiny
     if np.any(at_zero):
-        P[at_zero] = L[None] * np.exp(-0.5 * (ref + rest))[at_zero]
+        F[at_zero] = L[None] * np.exp(-refh[at_zero])[:, None, :]
+
+
+def _solve_per_time(R: FloatArray, e0: FloatArray, P: FloatArray) -> None:
+    """``P <- P C^{-T}``, ``C C^T = R^T R + diag(e0)``, per time point through LAPACK/BLAS.
+
+    A C-ordered ``(n, m)`` slice is the Fortran ``(m, n)`` array of its transpose: ``R[i].T`` is
+    ``R^T`` whose first ``m`` columns are upper triangular (``L`` is lower trapezoidal).
+    """
+    n, m = R.shape[1:]
+    idx = np.arange(m)
+    for i in range(R.shape[0]):
+        rt = R[i].T  # (m, n), Fortran-contiguous
+        c = np.array(rt[:, :m], order="F")
+        c, info = lapack.dlauum(c, lower=0, overwrite_c=1)  # R1^T R1 (upper triangle)
+        if n > m:
+            c = blas.dsyrk(1.0, rt[:, m:], beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
+        c[idx, idx] += e0[i]
+        c, info = lapack.dpotrf(c, lower=0, clean=0, overwrite_a=1)  # M = U^T U, U = C^T
+        if info != 0:  # pragma: no cover - M has unit-order diagonal and is SPD
+            raise np.linalg.LinAlgError(f"Cholesky of the {m}x{m} system failed (info={info})")
+        blas.dtrsm(1.0, c, P[i].T, side=0, lower=0, trans_a=1, overwrite_b=1)  # U^T X = P^T
+
+
+def _solve_batched(R: FloatArray, e0: FloatArray, P: FloatArray) -> None:
+    """As :func:`_solve_per_time`, batched over time points (small ``m``)."""
+    m = R.shape[2]
     M = np.swapaxes(R, 1, 2) @ R
     idx = np.arange(m)
-    M[:, idx, idx] += _flushed_exp(z0 - ref - rest)[:, 0, :]
-    C = np.linalg.cholesky(M)  # (T, m, m) lower
-    # F~^T = C^{-1} P^T, i.e. F~ = P C^{-T}
-    Ft = solve_triangular(C, np.swapaxes(P, 1, 2), lower=True, check_finite=False)
-    return np.swapaxes(Ft, 1, 2)
+    M[:, idx, idx] += e0
+    C = np.linalg.cholesky(M)  # (k, m, m) lower
+    for j in range(m):  # F C^T = P: forward substitution over columns, as dtrsm does
+        if j:
+            P[:, :, j] -= np.einsum("tni,ti->tn", P[:, :, :j], C[:, j, :j])
+        P[:, :, j] /= C[:, j, j][:, None]
+
+
+def _flushed_exp_xp(b: Backend, x: Any) -> Any:
+    """``exp(x)``, results below the dtype's normal range set to exactly 0."""
+    xp = b.xp
+    return xp.where(x < math.log(b.tiny), xp.zeros_like(x), xp.exp(x))
+
+
+def _log_frac_xp(b: Backend, lam: Any, t: Any) -> Any:
+    """:func:`log_frac` in the backend's namespace: ``(T, n)``."""
+    xp = b.xp
+    alam = xp.abs(lam)
+    lt = alam[None, :] * t[:, None]
+    safe = xp.where(lam == 0.0, xp.ones_like(lam), alam)
+    frac = xp.where(
+        lam[None, :] == 0.0, 2.0 * t[:, None] + xp.zeros_like(lt), -xp.expm1(-2.0 * lt) / safe
+    )
+    return xp.log(frac)
+
+
+def _spectral_values_xp(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
+    """:func:`spectral_values` in the backend's namespace: ``(T, n)``."""
+    xp = b.xp
+    a = -2.0 * lam[None, :] * t[:, None] - log_scale[None, :]
+    neg = xp.where(lam < 0.0, -lam, xp.zeros_like(lam))
+    log_h = 2.0 * neg[None, :] * t[:, None] + _log_frac_xp(b, lam, t)
+    return _flushed_exp_xp(b, -xp.logaddexp(a, log_h))
+
+
+def _spectral_residuals_xp(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
+    """:func:`spectral_residuals` in the backend's namespace: ``(T, n)``."""
+    xp = b.xp
+    sig = _spectral_values_xp(b, lam, log_scale, t)
+    big = 0.5 * math.log(float(xp.finfo(b.dtype).max))
+    finite = xp.isfinite(log_scale)
+    a = xp.where(finite, _flushed_exp_xp(b, xp.clip(log_scale, max=big)), xp.zeros_like(lam))
+    pos = xp.where(lam > 0.0, lam, xp.zeros_like(lam))
+    log_q = log_scale[None, :] + 2.0 * pos[None, :] * t[:, None] + _log_frac_xp(b, lam, t)
+    stable = (lam - a)[None, :] / (1.0 + xp.exp(xp.clip(log_q, max=big)))
+    return xp.where(lam[None, :] > 0.0, stable, lam[None, :] - sig)
+
+
+def _dense_factor_xp(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
+    """:func:`_dense_factor` in the backend's namespace (the same formulas): ``(T, n, m)``."""
+    xp = b.xp
+    n, m = L.shape
+    step = max(1, 2**23 // (n * max(m, 1)))
+    parts = [
+        _dense_chunk_xp(b, lam, L, log_alpha, t[s : s + step]) for s in range(0, t.shape[0], step)
+    ]
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def _dense_chunk_xp(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
+    xp = b.xp
+    m = L.shape[1]
+    zero = xp.zeros_like(lam)
+    phi = _log_frac_xp(b, lam, t)  # -inf at t = 0
+    pos = xp.where(lam > 0.0, lam, zero)
+    neg = xp.where(lam < 0.0, lam, zero)
+    zh = (pos[None, :] * t[:, None] + 0.5 * phi)[:, :, None] + xp.log(xp.abs(L))[None, :, :]
+    z0h = -0.5 * log_alpha
+    refh = xp.max(zh, axis=1)
+    refh = xp.where(refh > z0h, refh, xp.full_like(refh, z0h))
+    R = _flushed_exp_xp(b, zh - refh[:, None, :]) * xp.sign(L)[None, :, :]
+    e0 = _flushed_exp_xp(b, 2.0 * (z0h - refh))
+    at_zero = t == 0.0
+    row = xp.exp(
+        xp.where(at_zero[:, None], xp.zeros_like(phi), neg[None, :] * t[:, None] - 0.5 * phi)
+    )
+    row = xp.where(at_zero[:, None] | (row < b.tiny), xp.zeros_like(row), row)
+    P = R * row[:, :, None]
+    P = xp.where(xp.abs(P) < b.tiny, xp.zeros_like(P), P)
+    eye = xp.eye(m, dtype=b.dtype, device=b.device)
+    M = xp.matrix_transpose(R) @ R + e0[:, None, :] * eye
+    C = xp.linalg.cholesky(M)
+    F = xp.matrix_transpose(b.solve_lower(C, xp.matrix_transpose(P)))
+    F0 = L[None, :, :] * xp.exp(-refh)[:, None, :]
+    return xp.where(at_zero[:, None, None], F0, F)
+
+
+def _attach_backend(traj: Trajectory, b: Backend | None) -> Trajectory:
+    """``traj`` evaluating in ``b``'s namespace (copies of its arrays there)."""
+    if b is None:
+        return traj
+    dev: dict[str, Any] = {"lam": b.asarray(traj.lam), "Phi": b.asarray(traj.Phi)}
+    if traj.path == "spectral":
+        assert traj._log_scale is not None
+        keep = np.flatnonzero(np.isfinite(traj._log_scale))
+        select = np.zeros((traj.dim, keep.size))
+        select[keep, np.arange(keep.size)] = 1.0
+        dev["log_scale"] = b.asarray(traj._log_scale)
+        dev["select"] = b.asarray(select)
+    else:
+        assert traj._L is not None
+        dev["L"] = b.asarray(traj._L)
+        dev["diag_lam"] = b.asarray(np.diag(traj.lam))
+    return replace(traj, _backend=b, _dev=dev)
 
 
 def _singular_values(F: FloatArray) -> FloatArray:
@@ -497,8 +816,15 @@ def _singular_values(F: FloatArray) -> FloatArray:
     return np.linalg.svd(a, compute_uv=False)
 
 
-def _low_rank_target(Y: tuple[ArrayLike, ArrayLike]) -> tuple[FloatArray, FloatArray]:
-    """Check a target given as a factor ``(basis (n, K), values (K,))``."""
+def _low_rank_target(
+    Y: tuple[ArrayLike, ArrayLike], basis_tol: float = 1e-10
+) -> tuple[FloatArray, FloatArray]:
+    """Check a target given as a factor ``(basis (n, K), values (K,))``.
+
+    ``basis_tol`` is the tolerance on ``max|B^T B - I|``: ``1e-10``, or ``1e-5`` for a float32
+    torch/JAX basis (orthonormal only to float32 rounding), which is then re-orthonormalized in
+    float64 (QR, column signs kept).
+    """
     if len(Y) != 2:
         raise ValueError(
             f"Y: a low-rank target is a pair (basis (n, K), values (K,)), got {len(Y)} items"
@@ -515,11 +841,14 @@ def _low_rank_target(Y: tuple[ArrayLike, ArrayLike]) -> tuple[FloatArray, FloatA
     if k > n:
         raise ValueError(f"Y[0] (basis): expected shape (n, K) with K <= n, got {basis.shape}")
     gram_err = float(np.max(np.abs(basis.T @ basis - np.eye(k))))
-    if gram_err > 1e-10:
+    if gram_err > basis_tol:
         raise ValueError(
-            f"Y[0] (basis): expected orthonormal columns (max|B^T B - I| <= 1e-10), "
+            f"Y[0] (basis): expected orthonormal columns (max|B^T B - I| <= {basis_tol:g}), "
             f"got {gram_err:.3g}"
         )
+    if gram_err > 1e-10:
+        q, r = np.linalg.qr(basis)
+        basis = q * np.where(np.diag(r) < 0, -1.0, 1.0)
     return basis, values
 
 
@@ -587,6 +916,16 @@ def closed_form(
     sense of MATH.md section 2: an init (nearly) orthogonal to an eigenvector of ``Y`` has that
     component represented only to ``~1e-16`` relative, and it grows like ``e^{2 lam t}``.
 
+    Backends: ``Y`` and ``U0`` may be PyTorch tensors or JAX arrays (extras ``mfflow[torch]``,
+    ``mfflow[jax]``; NumPy inputs may be mixed in): evaluations then return arrays of that
+    library on the input's device, in float32 if the input is float32 and float64 otherwise (JAX
+    needs ``jax_enable_x64`` for float64). The set-up (``eigh``, spectral detection, QR) runs
+    once in float64 NumPy on the host. Measured against the NumPy path: float64 agrees to ~1e-15
+    relative; float32 to ~2e-6 relative to the largest entry (exponents ``lam t`` carry float32
+    rounding), for ``alpha`` down to ~1e-30 (``alpha W0`` must be a normal float32). ``eigvals``
+    uses the backend's ``svdvals`` (LAPACK ``dgejsv``, with relative accuracy for tiny
+    eigenvalues, is NumPy-only).
+
     Examples
     --------
     >>> import numpy as np, mfflow
@@ -596,8 +935,24 @@ def closed_form(
     >>> traj.eigvals(50.0).round(6)
     array([3., 2., 1.])
     """
+    backend = backend_of(*(Y if isinstance(Y, tuple) else (Y,)), U0)
+    if backend is not None:
+        Y = tuple(to_numpy(y) for y in Y) if isinstance(Y, tuple) else to_numpy(Y)
+        U0 = to_numpy(U0)
+    basis_tol = 1e-5 if backend is not None and backend.dtype == backend.xp.float32 else 1e-10
+    return _attach_backend(_closed_form_numpy(Y, U0, alpha, spectral, basis_tol), backend)
+
+
+def _closed_form_numpy(
+    Y: ArrayLike | tuple[ArrayLike, ArrayLike],
+    U0: ArrayLike,
+    alpha: float,
+    spectral: bool | None,
+    basis_tol: float = 1e-10,
+) -> Trajectory:
+    """:func:`closed_form` on host float64 NumPy arrays."""
     if isinstance(Y, tuple):
-        basis, values = _low_rank_target(Y)
+        basis, values = _low_rank_target(Y, basis_tol)
         n = basis.shape[0]
         u0 = as_init(U0, n, "U0")
         lam, phi = _reduced_basis(basis, values, u0)
@@ -607,7 +962,7 @@ def closed_form(
         u0 = as_init(U0, n, "U0")
         lam, phi = eigh_descending(y)
     a = as_alpha(alpha)
-    if spectral not in (None, True, False):
+    if spectral is not None and not isinstance(spectral, bool | np.bool_):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
     if spectral is not False:
         found = spectral_scales(lam, phi, u0)
