@@ -52,11 +52,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
 from .closed_form import Trajectory, closed_form
 from .curves import crossing_times
 from .problems import Seed, _rng
+from .simulate import (
+    _CHECK_EVERY,
+    _RTOL_MIN,
+    _SOLVERS,
+    ATOL_FACTOR,
+    _as_method,
+    _integrate_through,
+)
 from .validation import (
     as_alpha,
     as_matrix,
@@ -90,19 +97,6 @@ FloatArray = NDArray[np.float64]
 #: An init is lambda-balanced when ``max|U0^T U0 - V0^T V0 - lam0 I| <= LAMBDA_RTOL * scale``,
 #: ``scale = max|U0^T U0| + max|V0^T V0|``: rounding of a constructed init, nothing larger.
 LAMBDA_RTOL = 1e-10
-#: Default ``atol = ATOL_FACTOR * rtol * sqrt(alpha) * max(|U0|, |V0|)`` for the ODE solve.
-ATOL_FACTOR = 1e-3
-_RTOL_MIN = 100 * float(np.finfo(np.float64).eps)
-_SOLVERS: dict[str, type[OdeSolver]] = {
-    "RK45": RK45,
-    "RK23": RK23,
-    "DOP853": DOP853,
-    "Radau": Radau,
-    "BDF": BDF,
-    "LSODA": LSODA,
-}
-#: Gradient descent checks for blow-up (and samples the imbalance) every this many steps.
-_CHECK_EVERY = 64
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -128,12 +122,6 @@ def _as_problem(
             f"V0: expected r = {u0.shape[1]} columns to match U0 {u0.shape}, got {v0.shape}"
         )
     return y, u0, v0
-
-
-def _as_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in _SOLVERS:
-        raise ValueError(f"method: expected one of {', '.join(_SOLVERS)}, got {method!r}")
-    return method
 
 
 # ---- initializations ----------------------------------------------------------------------------
@@ -611,24 +599,12 @@ def simulate_asymmetric_gf(
         du, dv = _residual_step(y, z[: m * r].reshape(m, r), z[m * r :].reshape(n, r))
         return np.concatenate([du.ravel(), dv.ravel()])
 
-    out = np.empty((times.size, start.size))
-    z, t_now, h, nfev = start, 0.0, None, 0
-    for i, t_next in enumerate(times):
-        if t_next > t_now and scale > 0:
-            first = None if h is None else min(h, t_next - t_now)
-            solver = _SOLVERS[meth](rhs, t_now, z, t_next, first_step=first, rtol=rt, atol=at)
-            message = None
-            while solver.status == "running":
-                message = solver.step()
-            nfev += solver.nfev
-            if solver.status != "finished":
-                raise RuntimeError(
-                    f"simulate_asymmetric_gf: {meth} failed at t = {solver.t:.6g} on the way to "
-                    f"t = {t_next:.6g}: {message}"
-                )
-            z, t_now = solver.y, float(t_next)
-            h = getattr(solver, "h_abs", None) or solver.step_size
-        out[i] = z
+    if times.size == 0 or times[-1] == 0.0 or scale == 0.0:
+        out, nfev = np.broadcast_to(start, (times.size, start.size)).copy(), 0  # fixed point
+    else:
+        out, nfev = _integrate_through(
+            rhs, start, times, _SOLVERS[meth], {"rtol": rt, "atol": at}, "simulate_asymmetric_gf"
+        )
     out = out[inverse]
     return AsymmetricFlowResult(
         t=tt,

@@ -340,6 +340,7 @@ def _integrate_through(
     times: FloatArray,
     solver_cls: type[OdeSolver],
     options: dict[str, Any],
+    caller: str = "simulate_gf",
 ) -> tuple[FloatArray, int]:
     """Integrate from ``t = 0`` through the sorted ``times`` ``(T,)``, landing a step on each.
 
@@ -358,7 +359,7 @@ def _integrate_through(
             nfev += solver.nfev
             if solver.status != "finished":
                 raise RuntimeError(
-                    f"simulate_gf: {solver_cls.__name__} failed at t = {solver.t:.6g} on the way "
+                    f"{caller}: {solver_cls.__name__} failed at t = {solver.t:.6g} on the way "
                     f"to t = {t_next:.6g}: {message}"
                 )
             u, t_now = solver.y, float(t_next)
