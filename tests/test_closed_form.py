@@ -472,3 +472,24 @@ def test_initial_condition_is_alpha_w0():
         for alpha in (1.0, 1e-300):
             w = mfflow.closed_form(y, u0, alpha).W(0.0)
             assert rel_fro(w, alpha * (u0 @ u0.T)) <= 1e-13
+
+
+@pytest.mark.parametrize("spectral", [False, None])
+def test_with_alpha_equals_a_fresh_closed_form(spectral):
+    """Re-scaling a trajectory reuses its set-up and gives what ``closed_form`` gives."""
+    y = make_y(5, "indefinite")
+    u0 = (
+        mfflow.spectral_init(y, [1.0, 0.5, 2.0, 0.0, 1.0])
+        if spectral is None
+        else make_u0(5, "r>n")
+    )
+    base = mfflow.closed_form(y, u0, 1.0, spectral=spectral)
+    for alpha in (1e-3, 1e-40, 1e-300):
+        moved = base.with_alpha(alpha)
+        fresh = mfflow.closed_form(y, u0, alpha, spectral=spectral)
+        assert moved.path == fresh.path and moved.alpha == alpha
+        times = grid_times(y, alpha)
+        for t in times:
+            assert rel_fro(moved.W(t), fresh.W(t)) <= 1e-14
+    with pytest.raises(ValueError, match="alpha"):
+        base.with_alpha(-1.0)

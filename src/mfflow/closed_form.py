@@ -250,6 +250,24 @@ class Trajectory:
     _backend: Backend | None = field(repr=False, default=None)
     _dev: dict[str, Any] | None = field(repr=False, default=None)
 
+    def with_alpha(self, alpha: float) -> Trajectory:
+        """The same problem at another initialization scale, without redoing the set-up.
+
+        The eigendecomposition of ``Y`` and the factor of ``U0`` do not depend on ``alpha``; only
+        the per-time evaluation does. Use it for sweeps over ``alpha`` with a fixed shape::
+
+            base = closed_form(Y, U0, 1.0)
+            curves = {a: base.with_alpha(a).eigvals(t) for a in (1e-2, 1e-6, 1e-12)}
+        """
+        a = as_alpha(alpha)
+        if self.path == "spectral":
+            assert self._log_scale is not None
+            shifted = self._log_scale + (np.log(a) - np.log(self.alpha))
+            new = replace(self, alpha=a, _log_scale=shifted, _backend=None, _dev=None)
+        else:
+            new = replace(self, alpha=a)
+        return _attach_backend(new, self._backend) if self.path == "spectral" else new
+
     @property
     def backend(self) -> str:
         """The array library evaluations return: ``"numpy"``, ``"torch"`` or ``"jax"``."""

@@ -1105,20 +1105,7 @@ def report_tables(ds: xr.Dataset) -> dict[str, Table]:
         ["method", "eta", "max error"],
         rows,
     )
-    tables["theorem_constants"] = Table(
-        "Theorem constants (general init)",
-        ["alpha", "eps", "M", "c_eps", "C_eps", "hypotheses hold"],
-        [
-            [
-                fmt(_scalar(ds, "theorem_alpha")),
-                fmt(_scalar(ds, "theorem_eps")),
-                fmt(_scalar(ds, "theorem_M")),
-                fmt(_scalar(ds, "theorem_c_eps")),
-                fmt(_scalar(ds, "theorem_C_eps")),
-                "yes" if int(ds["theorem_hypotheses_hold"]) else "no",
-            ]
-        ],
-    )
+    tables["theorem_constants"] = _theorem_constants_table(ds, "Theorem constants (general init)")
     tables["rank_k"] = _rank_table(ds)
     rows = []
     for k in ds["k"].values:
@@ -1375,6 +1362,14 @@ def _beyond_tables(ds: xr.Dataset) -> dict[str, Table]:
         rows,
     )
     return tables
+
+
+def _theorem_constants_table(ds: xr.Dataset, title: str) -> Table:
+    """The theorem's constants and whether its hypotheses hold, from the dataset."""
+    keys = ("theorem_alpha", "theorem_eps", "theorem_M", "theorem_c_eps", "theorem_C_eps")
+    row = [fmt(_scalar(ds, key)) for key in keys]
+    row.append("yes" if int(ds["theorem_hypotheses_hold"]) else "no")
+    return Table(title, ["alpha", "eps", "M", "c_eps", "C_eps", "hypotheses hold"], [row])
 
 
 def _rank_table(ds: xr.Dataset) -> Table:
@@ -1662,20 +1657,7 @@ def _run_tables(ds: xr.Dataset) -> dict[str, Table]:
             rows,
         )
     if "rank_distance" in ds:
-        tables["theorem_constants"] = Table(
-            "Theorem constants",
-            ["alpha", "eps", "M", "c_eps", "C_eps", "hypotheses hold"],
-            [
-                [
-                    fmt(_scalar(ds, "theorem_alpha")),
-                    fmt(_scalar(ds, "theorem_eps")),
-                    fmt(_scalar(ds, "theorem_M")),
-                    fmt(_scalar(ds, "theorem_c_eps")),
-                    fmt(_scalar(ds, "theorem_C_eps")),
-                    "yes" if int(ds["theorem_hypotheses_hold"]) else "no",
-                ]
-            ],
-        )
+        tables["theorem_constants"] = _theorem_constants_table(ds, "Theorem constants")
         tables["rank_k"] = _rank_table(ds)
     return tables
 
