@@ -301,3 +301,19 @@ def test_bad_inputs_gd_and_inits() -> None:
         imbalance_study(Y, 1e-3, [1.0])
     with pytest.raises(ValueError, match="m"):
         balanced_init(0, 2, 2)
+
+
+def test_simulate_gf_and_gd_accept_the_asymmetric_problem() -> None:
+    """``simulate_gf``/``simulate_gd`` with ``V0=`` run the asymmetric simulators."""
+    import mfflow
+
+    rng = np.random.default_rng(5)
+    Y = rng.standard_normal((4, 3))
+    U0, V0 = 0.5 * rng.standard_normal((4, 2)), 0.5 * rng.standard_normal((3, 2))
+    via = mfflow.simulate_gf(Y, U0, 1e-2, [0.0, 3.0], V0=V0, rtol=1e-11)
+    direct = simulate_asymmetric_gf(Y, U0, V0, 1e-2, [0.0, 3.0], rtol=1e-11)
+    np.testing.assert_array_equal(via.W, direct.W)
+    gd = mfflow.simulate_gd(Y, U0, 1e-2, 1e-2, steps=[0, 300], V0=V0)
+    assert gd.W.shape == (2, 4, 3) and not gd.diverged
+    with pytest.raises(ValueError, match="V0"):
+        mfflow.simulate_gf(Y, U0, 1e-2, [1.0], V0=V0, dense=True)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,6 +50,9 @@ from .validation import (
     as_symmetric,
     as_times,
 )
+
+if TYPE_CHECKING:  # the asymmetric module imports this one
+    from .asymmetric import AsymmetricFlowResult, AsymmetricGDResult
 
 __all__ = [
     "ATOL_FACTOR",
@@ -225,7 +228,8 @@ def simulate_gf(
     atol: float | None = None,
     max_step: float = np.inf,
     dense: bool = False,
-) -> FlowResult:
+    V0: ArrayLike | None = None,
+) -> FlowResult | AsymmetricFlowResult:
     r"""Gradient flow ``dU/dt = (Y - U U^T) U``, ``U(0) = sqrt(alpha) U0``, by ``solve_ivp``.
 
     Parameters
@@ -249,6 +253,10 @@ def simulate_gf(
         docstring: an absolute scale independent of ``alpha`` is wrong at small ``alpha``).
     max_step : float
         Largest step the solver may take, ``> 0`` (``inf`` by default).
+    V0 : (n', r) array, optional
+        Given, the *asymmetric* problem ``1/2 ||Y - U V^T||_F^2`` (``Y`` ``(n, n')``, ``U0``
+        ``(n, r)``) is simulated instead, by :func:`mfflow.simulate_asymmetric_gf` (any init,
+        balanced or not); ``max_step`` and ``dense`` must then keep their defaults.
     dense : bool
         ``False`` (default): the solver lands a step on every requested time, so each value has
         the accuracy the tolerances control. ``True``: one ``solve_ivp`` run with ``t_eval``,
@@ -292,6 +300,14 @@ def simulate_gf(
     >>> bool(np.linalg.norm(res.W[2] - ref) < 1e-8)
     True
     """
+    if V0 is not None:
+        if max_step != np.inf or dense is not False:
+            raise ValueError(
+                "V0: the asymmetric simulation takes no max_step or dense; leave them at default"
+            )
+        from .asymmetric import simulate_asymmetric_gf
+
+        return simulate_asymmetric_gf(Y, U0, V0, alpha, t, method=method, rtol=rtol, atol=atol)
     y = as_symmetric(Y, "Y")
     n = y.shape[0]
     u0 = as_init(U0, n, "U0")
@@ -406,7 +422,8 @@ def simulate_gd(
     steps: ArrayLike | None = None,
     t: ArrayLike | None = None,
     blowup: float = 1e100,
-) -> GDResult:
+    V0: ArrayLike | None = None,
+) -> GDResult | AsymmetricGDResult:
     r"""Gradient descent ``U_{k+1} = U_k + eta (Y - U_k U_k^T) U_k`` from ``sqrt(alpha) U0``.
 
     Parameters
@@ -427,6 +444,9 @@ def simulate_gd(
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
         finite).
+    V0 : (n', r) array, optional
+        Given, gradient descent on the *asymmetric* problem ``1/2 ||Y - U V^T||_F^2`` is run
+        instead, by :func:`mfflow.simulate_asymmetric_gd` (same divergence report).
 
     Returns
     -------
@@ -458,6 +478,10 @@ def simulate_gd(
     >>> simulate_gd(Y, U0, alpha=1e-4, eta=2.0, steps=100).diverged
     True
     """
+    if V0 is not None:
+        from .asymmetric import simulate_asymmetric_gd
+
+        return simulate_asymmetric_gd(Y, U0, V0, alpha, eta, steps=steps, t=t, blowup=blowup)
     y = as_symmetric(Y, "Y")
     n = y.shape[0]
     u0 = as_init(U0, n, "U0")
