@@ -57,6 +57,10 @@ from .simulate import FlowResult as FlowResult
 from .simulate import GDResult as GDResult
 from .simulate import simulate_gd as simulate_gd
 from .simulate import simulate_gf as simulate_gf
+from .sweep import SpecError as SpecError
+from .sweep import load_spec as load_spec
+from .sweep import open_sweep as open_sweep
+from .sweep import run_sweep as run_sweep
 from .theory import TheoremCheck as TheoremCheck
 from .theory import TheoremConstants as TheoremConstants
 from .theory import TheoremRow as TheoremRow
@@ -88,6 +92,7 @@ __all__ = [
     "ImbalanceStudy",
     "MeasurementOperator",
     "SensingResult",
+    "SpecError",
     "TheoremCheck",
     "TheoremConstants",
     "TheoremRow",
@@ -117,13 +122,16 @@ __all__ = [
     "imbalance",
     "imbalance_study",
     "lambda_balanced_init",
+    "load_spec",
     "low_rank_init",
     "make_target",
     "measured_intervals",
     "measured_transition_times",
+    "open_sweep",
     "orthogonal_init",
     "random_orthogonal",
     "rip_constant",
+    "run_sweep",
     "sensing_descent",
     "sensing_flow",
     "simulate_asymmetric_gd",

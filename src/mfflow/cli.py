@@ -4,7 +4,8 @@ Commands::
 
     mfflow reproduce [--out DIR] [--quick]   the paper's results: figures, report, results file
     mfflow run CONFIG.toml [--out DIR]       one configured experiment
-    mfflow plot RESULTS.nc [--out DIR]       redraw the figures of a results file
+    mfflow plot RESULTS.nc [--out DIR]       redraw the figures of a results file (or sweep store)
+    mfflow sweep SPEC.toml [--out STORE]     a declarative parameter sweep on Dask (resumable)
 
 Every expected failure (a bad configuration, an unreadable file) ends with one red line on
 stderr naming what is wrong and a non-zero exit code, never a traceback. Set ``MFFLOW_DEBUG=1``
@@ -174,6 +175,9 @@ def plot(
     from .plot import plot_all
     from .report import load_results
 
+    if results.is_dir() and (results / "sweep.json").exists():
+        _plot_sweep_store(results, out)
+        return
     if not results.is_file():
         raise _Fail(f"results file '{results}': expected an existing netCDF file, not found")
     try:
@@ -194,6 +198,112 @@ def plot(
     except OSError as exc:
         raise _Fail(f"cannot write to '{folder}': {exc.strerror or exc}") from None
     console.print(f"[green]done[/]: {len(written)} figure files in {escape(str(folder))}")
+
+
+def _plot_sweep_store(store: Path, out: Path | None) -> None:
+    from .plot import plot_sweep
+    from .sweep import SpecError, open_sweep
+
+    try:
+        ds = open_sweep(store)
+    except SpecError as exc:
+        raise _Fail(str(exc)) from None
+    folder = out if out is not None else store / "figures"
+    try:
+        written = plot_sweep(ds, folder)
+    except OSError as exc:
+        raise _Fail(f"cannot write to '{folder}': {exc.strerror or exc}") from None
+    console.print(f"[green]done[/]: {len(written)} figure files in {escape(str(folder))}")
+
+
+@app.command()
+@_guarded
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep specification (TOML).")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Address of a running dask scheduler (default: local)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Workers of the local cluster.")
+    ] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Result store folder (default: mfflow-sweep-NAME)."),
+    ] = None,
+) -> None:
+    """Run a parameter sweep on Dask; re-running the same command computes only missing cells."""
+    import tomllib
+
+    from rich.progress import TimeRemainingColumn
+
+    from .sweep import SpecError, load_spec, run_sweep
+
+    try:
+        cfg = load_spec(spec)
+    except SpecError as exc:
+        raise _Fail(str(exc)) from None
+    raw = tomllib.loads(spec.read_text("utf-8"))
+    store = out if out is not None else Path(f"mfflow-sweep-{cfg.name}")
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=50,
+            )
+            client = Client(cluster, timeout="30s")
+        else:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise _Fail(f"--scheduler '{scheduler}': cannot connect ({exc})") from None
+        with (
+            client,
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress,
+        ):
+            task = progress.add_task("starting", total=None)
+
+            def on_progress(state: dict[str, int]) -> None:
+                done = state["done"] + state["failed"]
+                progress.update(
+                    task,
+                    total=state["total"],
+                    completed=done,
+                    description=f"done {state['done']}, running {state['running']}, "
+                    f"failed {state['failed']}",
+                )
+
+            try:
+                summary = run_sweep(cfg, store, raw=raw, client=client, on_progress=on_progress)
+            except SpecError as exc:
+                raise _Fail(str(exc)) from None
+            except OSError as exc:
+                raise _Fail(f"cannot write to '{store}': {exc.strerror or exc}") from None
+    finally:
+        if cluster is not None:
+            cluster.close(timeout=10)
+    for name, err in list(summary.errors.items())[:10]:
+        console.print(f"  [red]failed[/] {escape(name)}: {escape(err)}")
+    console.print(
+        f"[green]done[/]: {summary.done} computed, {summary.skipped} already stored, "
+        f"{summary.failed} failed, of {summary.total} cells in {escape(str(store))} "
+        f"({summary.throughput:.2f} cells/s)"
+    )
+    if summary.failed:
+        raise typer.Exit(2)
 
 
 def main(argv: list[str] | None = None) -> None:

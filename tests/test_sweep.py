@@ -1,0 +1,257 @@
+"""Sweeps: dask == sequential, kill and resume loses nothing, failures recorded, bad specs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from mfflow.sweep import (
+    SpecError,
+    computations,
+    compute_cell,
+    expand_grid,
+    load_spec,
+    open_sweep,
+    run_sweep,
+    spec_from_dict,
+)
+
+SMALL = {
+    "name": "small",
+    "methods": ["closed_form", "gradient_flow"],
+    "measurements": ["curves", "transition_times", "theorem", "final_error"],
+    "fixed": {"K": 3, "n": 4},
+    "grid": {"alpha": {"geomspace": [1e-2, 1e-6, 2]}, "seed": [0, 1], "gap": [1.5, 3.0]},
+    "times": {"t_max": 20.0, "num": 41},
+}
+
+NUMERIC = [
+    "sigma",
+    "curves",
+    "loss",
+    "t_predicted",
+    "t_measured",
+    "final_error",
+    "cf_distance",
+    "theorem_holds",
+    "certified_lo",
+    "measured_lo",
+]
+
+
+def _numbers(ds: xr.Dataset) -> xr.Dataset:
+    out = ds[[v for v in NUMERIC if v in ds] + ["status"]]
+    out.attrs = {}
+    return out
+
+
+def test_local_cluster_matches_sequential(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    spec = spec_from_dict(SMALL)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            scheduler_port=0,
+        ) as cluster,
+        Client(cluster, timeout="20s") as client,
+    ):
+        summary = run_sweep(spec, tmp_path / "dask", client=client)
+    assert summary.done == 8 and summary.failed == 0
+    seq = run_sweep(spec, tmp_path / "seq", sequential=True)
+    assert seq.done == 8
+    a, b = open_sweep(tmp_path / "dask"), open_sweep(tmp_path / "seq")
+    xr.testing.assert_identical(_numbers(a), _numbers(b))
+    assert set(a.dims) >= {"alpha", "seed", "gap", "method", "k", "t"}
+    # and the same as calling the cell function directly, in-process
+    for idx, params in expand_grid(spec):
+        direct = compute_cell(spec.model_dump(), params)
+        cell = a.isel(alpha=idx[0], seed=idx[1], gap=idx[2])
+        np.testing.assert_array_equal(cell["t_measured"].values, direct["t_measured"])
+        np.testing.assert_array_equal(cell["cf_distance"].values, direct["cf_distance"])
+    # the consolidated zarr view holds the same numbers, plus the recorded spec
+    z = xr.open_zarr(tmp_path / "dask" / "results.zarr").load()
+    np.testing.assert_array_equal(z["t_measured"].values, a["t_measured"].values)
+    assert a.attrs["kind"] == "sweep" and "environment" in a.attrs
+
+
+KILL_SPEC = """
+name = "kill"
+methods = ["gradient_descent"]
+measurements = ["final_error"]
+[fixed]
+eta = 2e-4
+K = 3
+[grid]
+seed = { range = [0, 12] }
+[times]
+t_max = 20.0
+num = 11
+"""
+
+
+def _snapshot(store: Path) -> dict[str, float]:
+    ds = open_sweep(store)
+    ok = ds["status"] == "ok"
+    return {
+        str(s): float(c)
+        for s, c, o in zip(ds["seed"].values, ds["computed_at"].values, ok.values, strict=True)
+        if o
+    }
+
+
+def test_kill_client_then_resume(tmp_path: Path) -> None:
+    spec_path = tmp_path / "kill.toml"
+    spec_path.write_text(KILL_SPEC)
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-m", "mfflow", "sweep", str(spec_path), "--out", str(store)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so the kill takes the client and its local workers
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            cells = list((store / "cells").glob("*.npz")) if (store / "cells").exists() else []
+            if len(cells) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    before = _snapshot(store)
+    assert 2 <= len(before) < 12, f"expected a partial sweep, got {len(before)} cells"
+
+    rerun = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(before)} already stored" in " ".join(rerun.stderr.split())
+    after = _snapshot(store)
+    assert len(after) == 12
+    for seed, stamp in before.items():  # finished cells were not recomputed
+        assert after[seed] == stamp
+    counts = computations(store)
+    assert len(counts) == 12 and set(counts.values()) == {1}
+    assert len(list((store / "cells").glob("*.npz"))) == 12
+    # numbers identical to an uninterrupted in-process sweep
+    ref = run_sweep(load_spec(spec_path), tmp_path / "ref", sequential=True, consolidate=False)
+    assert ref.done == 12
+    xr.testing.assert_identical(_numbers(open_sweep(store)), _numbers(open_sweep(tmp_path / "ref")))
+
+
+def test_failing_cell_is_recorded_and_retried(tmp_path: Path) -> None:
+    spec = spec_from_dict(
+        {
+            "name": "fail",
+            "fixed": {"K": 3},
+            "grid": {"n": [2, 4]},  # n = 2 < K = 3: make_target raises
+            "measurements": ["transition_times"],
+        }
+    )
+    summary = run_sweep(spec, tmp_path / "s", sequential=True)
+    assert summary.done == 1 and summary.failed == 1
+    ((name, err),) = summary.errors.items()
+    assert name == "fail[n=2]" and "ValueError" in err
+    ds = open_sweep(tmp_path / "s")
+    assert list(ds["status"].values) == ["failed", "ok"]
+    assert "ValueError" in str(ds["error"].sel(n=2).values)
+    again = run_sweep(spec, tmp_path / "s", sequential=True)
+    assert again.skipped == 1 and again.failed == 1  # only the failed cell is retried
+
+
+def test_cli_reports_failed_cells(tmp_path: Path) -> None:
+    spec = tmp_path / "f.toml"
+    spec.write_text(
+        'name = "f"\nmeasurements = ["final_error"]\n[fixed]\nK = 3\n[grid]\nn = [2, 3]\n'
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mfflow",
+            "sweep",
+            str(spec),
+            "--out",
+            str(tmp_path / "s"),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert r.returncode == 2
+    assert "failed f[n=2]" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"grid": {"alpah": [1e-3]}}, "grid.alpah"),
+        ({"fixed": {"sigma": 1.0}}, "fixed.sigma"),
+        ({"grid": {"alpha": []}}, "grid.alpha"),
+        ({"grid": {"seed": {"range": [3, 3]}}}, "grid.seed"),
+        ({"grid": {"alpha": ["small"]}}, "grid.alpha[0]"),
+        ({"grid": {"seed": [0.5]}}, "grid.seed[0]"),
+        ({"fixed": {"K": -1}}, "fixed.K"),
+        ({"fixed": {"alpha": 1e-3}}, "grid.alpha"),
+        ({"methods": ["newton"]}, "methods[0]"),
+        ({"zip": [["alpha", "seed"]], "grid": {"alpha": [1e-3], "seed": [0, 1]}}, "zip[0]"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_spec_names_the_field(change: dict, field: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        spec_from_dict({**SMALL, **change})
+    assert str(exc.value).startswith(f"sweep field '{field}'"), str(exc.value)
+
+
+def test_cli_bad_spec_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "b"\n[grid]\nalpah = [1e-3]\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "mfflow", "sweep", str(spec), "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "sweep field 'grid.alpah': unknown parameter" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr and not (tmp_path / "s").exists()
+
+
+def test_incompatible_spec_refused_and_grid_extension_allowed(tmp_path: Path) -> None:
+    base = {**SMALL, "methods": ["closed_form"], "measurements": ["transition_times"]}
+    run_sweep(spec_from_dict(base), tmp_path / "s", sequential=True)
+    changed = spec_from_dict({**base, "methods": ["closed_form", "gradient_flow"]})
+    with pytest.raises(SpecError, match="spec changed incompatibly"):
+        run_sweep(changed, tmp_path / "s", sequential=True)
+    grown = {**base, "grid": {**base["grid"], "seed": [0, 1, 2]}}
+    s = run_sweep(spec_from_dict(grown), tmp_path / "s", sequential=True)
+    assert s.skipped == 8 and s.done == 4
+
+
+def test_plot_store(tmp_path: Path) -> None:
+    from mfflow.cli import main
+
+    store = tmp_path / "s"
+    run_sweep(spec_from_dict(SMALL), store, sequential=True)
+    with pytest.raises(SystemExit) as exc:
+        main(["plot", str(store), "--out", str(tmp_path / "fig")])
+    assert exc.value.code in (0, None)
+    names = sorted(p.name for p in (tmp_path / "fig").glob("*.png"))
+    assert names == ["sweep_distance.png", "sweep_theorem.png", "sweep_transitions.png"]
