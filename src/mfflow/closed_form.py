@@ -25,7 +25,7 @@ Evaluated verbatim it overflows (``e^{2 lam t}`` at the last transition is
    in log space, from the largest of the log-terms of column ``j`` (``-log alpha`` and
    ``log g_k + 2 log|L_kj|``): every exponential evaluated is ``exp(x)`` with ``x <= 0``,
    exactly ``exp(0)`` at each column's dominant entry (so ``lam t ~ 1e4`` loses no digits), and
-   ``M``'s diagonal lies in ``[1, m + 1]``. ``P`` is ``R`` scaled row by row with bounded
+   ``M``'s diagonal lies in ``[1, n + 1]``. ``P`` is ``R`` scaled row by row with bounded
    factors (see :func:`_dense_factor`).
 3. ``M = C C^T`` (Cholesky) and the factor ``F~ = P C^{-T}``, ``W~ = F~ F~^T``,
    ``W = Phi W~ Phi^T``.
