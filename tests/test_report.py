@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 import mfflow
 from mfflow.cli import app
 from mfflow.plot import DPI, FIGSIZES, REPRODUCE_FIGURES
+from mfflow.problems import rectangular_target
 from mfflow.report import (
     ReproduceConfig,
     _asym_problem,
     fmt,
     load_results,
-    rectangular_target,
     report_tables,
 )
 from mfflow.theory import best_rank_k

@@ -43,6 +43,7 @@ from .problems import low_rank_init as low_rank_init
 from .problems import make_target as make_target
 from .problems import orthogonal_init as orthogonal_init
 from .problems import random_orthogonal as random_orthogonal
+from .problems import rectangular_target as rectangular_target
 from .problems import spectral_init as spectral_init
 from .sensing import EntrySampling as EntrySampling
 from .sensing import GaussianSensing as GaussianSensing
@@ -130,6 +131,7 @@ __all__ = [
     "open_sweep",
     "orthogonal_init",
     "random_orthogonal",
+    "rectangular_target",
     "rip_constant",
     "run_sweep",
     "sensing_descent",

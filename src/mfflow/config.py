@@ -307,7 +307,7 @@ class RunConfig(_Strict):
 
     def _build_general_target(self, base: Path | None) -> NDArray[np.float64]:
         """Asymmetric (any shape) or deep (square) targets from singular values or a file."""
-        from .report import rectangular_target
+        from .problems import rectangular_target
 
         t = self.target
         spec: Any = t.spectrum

@@ -20,6 +20,7 @@ __all__ = [
     "make_target",
     "orthogonal_init",
     "random_orthogonal",
+    "rectangular_target",
     "spectral_init",
 ]
 
@@ -159,3 +160,25 @@ def spectral_init(
     if seed is not None:
         u0 = u0 @ random_orthogonal(r, seed).T
     return u0
+
+
+def rectangular_target(
+    spectrum: ArrayLike, rows: int, cols: int, seed: Seed = 0
+) -> NDArray[np.float64]:
+    """A target ``Y = P diag(spectrum) Q^T`` ``(rows, cols)`` with Haar-random orthonormal
+    ``P`` ``(rows, K)``, ``Q`` ``(cols, K)``: singular values ``spectrum`` (``>= 0``, ``K`` of
+    them, ``K <= min(rows, cols)``).
+    """
+    spec = np.asarray(spectrum, dtype=np.float64)
+    k = spec.size
+    if spec.ndim != 1 or k == 0 or not np.all(np.isfinite(spec)) or np.any(spec < 0):
+        raise ValueError(f"spectrum: expected a non-empty list of singular values >= 0, got {spec}")
+    if k > min(rows, cols):
+        raise ValueError(
+            f"spectrum: expected at most min(rows, cols) = {min(rows, cols)} singular values for "
+            f"a {rows} x {cols} target, got {k}"
+        )
+    rng = _rng(seed)
+    p, _ = np.linalg.qr(rng.standard_normal((rows, k)))
+    q, _ = np.linalg.qr(rng.standard_normal((cols, k)))
+    return (p * spec) @ q.T

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 from .closed_form import closed_form
 from .linalg import eigh_descending
-from .problems import gaussian_init, make_target, spectral_init
+from .problems import gaussian_init, make_target, rectangular_target, spectral_init
 
 __all__ = [
     "ReproduceConfig",
@@ -564,28 +564,6 @@ def _step_early_stopping(p: _Problem) -> xr.Dataset:
         },
         coords={"alpha_stop": ("alpha_stop", alphas), "k": ("k", np.arange(1, K + 1))},
     )
-
-
-def rectangular_target(
-    spectrum: Any, rows: int, cols: int, seed: int | np.random.Generator = 0
-) -> FloatArray:
-    """A target ``Y = P diag(spectrum) Q^T`` ``(rows, cols)`` with Haar-random orthonormal
-    ``P`` ``(rows, K)``, ``Q`` ``(cols, K)``: singular values ``spectrum`` (``>= 0``, ``K`` of
-    them, ``K <= min(rows, cols)``).
-    """
-    spec = np.asarray(spectrum, dtype=np.float64)
-    k = spec.size
-    if spec.ndim != 1 or k == 0 or not np.all(np.isfinite(spec)) or np.any(spec < 0):
-        raise ValueError(f"spectrum: expected a non-empty list of singular values >= 0, got {spec}")
-    if k > min(rows, cols):
-        raise ValueError(
-            f"spectrum: expected at most min(rows, cols) = {min(rows, cols)} singular values for "
-            f"a {rows} x {cols} target, got {k}"
-        )
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    p, _ = np.linalg.qr(rng.standard_normal((rows, k)))
-    q, _ = np.linalg.qr(rng.standard_normal((cols, k)))
-    return (p * spec) @ q.T
 
 
 def _asym_problem(cfg: ReproduceConfig) -> tuple[FloatArray, FloatArray, FloatArray]:
