@@ -70,7 +70,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from .problems import random_orthogonal
+from .problems import Seed, _rng, random_orthogonal
 from .sensing import SensingResult, _as_operator, _fast, _integrate, _record
 from .validation import (
     as_alpha,
@@ -93,7 +93,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Seed = int | np.random.Generator | None
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.
 _U_MAX = 700.0
@@ -390,7 +389,7 @@ def deep_random_init(n: int, L: int, seed: Seed = 0) -> FloatArray:
     """Gaussian shapes ``F_j`` ``(L, n, n)``, i.i.d. ``N(0, 1/n)`` (``E[F_j^T F_j] = I``)."""
     n = as_positive_int(n, "n")
     L = as_positive_int(L, "L", minimum=2)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _rng(seed)
     return rng.standard_normal((L, n, n)) / np.sqrt(n)
 
 

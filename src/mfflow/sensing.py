@@ -46,6 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
 from .curves import crossing_times
+from .problems import Seed, _rng
 from .validation import (
     as_alpha,
     as_fraction,
@@ -71,12 +72,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Seed = int | np.random.Generator | None
 Kind = Literal["symmetric", "asymmetric", "deep"]
-
-
-def _rng(seed: Seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 # ---- operators ---------------------------------------------------------------------------------
