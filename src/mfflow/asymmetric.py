@@ -57,19 +57,19 @@ from .closed_form import Trajectory, closed_form
 from .curves import crossing_times
 from .problems import Seed, _rng
 from .simulate import (
-    _CHECK_EVERY,
     _RTOL_MIN,
     _SOLVERS,
     ATOL_FACTOR,
     _as_method,
+    _descend,
     _integrate_through,
+    _record_steps,
 )
 from .validation import (
     as_alpha,
     as_matrix,
     as_positive_int,
     as_positive_scalar,
-    as_steps,
     as_times,
 )
 
@@ -674,22 +674,6 @@ def _asym_stepper(y: FloatArray, eta: float) -> Callable[[FloatArray, FloatArray
     return step
 
 
-def _record_indices(steps: ArrayLike | None, t: ArrayLike | None, eta: float) -> NDArray[np.int64]:
-    if (steps is None) == (t is None):
-        got = "both" if steps is not None else "neither"
-        raise ValueError(
-            f"steps, t: expected exactly one of steps= (iteration indices) or t= (times), got {got}"
-        )
-    if steps is not None:
-        ks, _ = as_steps(steps, "steps")
-        return ks
-    tt, _ = as_times(t, "t")
-    kf = np.rint(tt / eta)
-    if kf.size and kf.max() > 2.0**62:
-        raise ValueError(f"t: t / eta = {kf.max():.3g} steps is more than any loop can run")
-    return kf.astype(np.int64)
-
-
 def simulate_asymmetric_gd(
     Y: ArrayLike,
     U0: ArrayLike,
@@ -747,7 +731,7 @@ def simulate_asymmetric_gd(
     a = as_alpha(alpha)
     h = as_positive_scalar(eta, "eta")
     limit = as_positive_scalar(blowup, "blowup")
-    ks = _record_indices(steps, t, h)
+    ks = _record_steps(steps, t, h)
     targets, inverse = np.unique(ks, return_inverse=True)
     m, r = u0.shape
     n = v0.shape[0]
@@ -757,37 +741,16 @@ def simulate_asymmetric_gd(
     v = math.sqrt(a) * v0
     d0 = imbalance(u, v)
     step = _asym_stepper(y, h)
-    diverged_at: int | None = None
     drift = 0.0
 
-    def healthy() -> bool:
-        return bool(max(np.max(np.abs(u)), np.max(np.abs(v))) <= limit)  # False for NaN
+    def record(j: int) -> None:
+        rec_u[j], rec_v[j] = u, v
 
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        if targets.size and not healthy():
-            diverged_at = 0
-        k, j = 0, 0
-        while diverged_at is None and j < targets.size:
-            while j < targets.size and targets[j] == k:
-                rec_u[j], rec_v[j] = u, v
-                j += 1
-            if j == targets.size:
-                break
-            chunk = int(min(targets[j] - k, _CHECK_EVERY))
-            su, sv = u.copy(), v.copy()
-            for _ in range(chunk):
-                step(u, v)
-            if not healthy():
-                u[...], v[...] = su, sv
-                diverged_at = k + chunk
-                for i in range(1, chunk + 1):
-                    step(u, v)
-                    if not healthy():
-                        diverged_at = k + i
-                        break
-            else:
-                drift = max(drift, float(np.max(np.abs(imbalance(u, v) - d0))))
-            k += chunk
+    def track_drift() -> None:
+        nonlocal drift
+        drift = max(drift, float(np.max(np.abs(imbalance(u, v) - d0))))
+
+    diverged_at = _descend((u, v), lambda: step(u, v), targets, limit, record, track_drift)
     return AsymmetricGDResult(
         steps=targets[inverse],
         t=targets[inverse] * h,

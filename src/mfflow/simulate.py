@@ -413,6 +413,75 @@ def _gd_stepper(y: FloatArray, eta: float, n: int, r: int) -> Callable[[FloatArr
     return step
 
 
+def _record_steps(steps: ArrayLike | None, t: ArrayLike | None, eta: float) -> NDArray[np.int64]:
+    """The iterates to record: ``steps`` as given, or ``round(t / eta)``; exactly one of them."""
+    if (steps is None) == (t is None):
+        got = "both" if steps is not None else "neither"
+        raise ValueError(
+            f"steps, t: expected exactly one of steps= (iteration indices) or t= (times), got {got}"
+        )
+    if steps is not None:
+        ks, _ = as_steps(steps, "steps")
+        return ks
+    tt, _ = as_times(t, "t")
+    with np.errstate(over="ignore"):
+        kf = np.rint(tt / eta)
+    if kf.size and kf.max() > 2.0**62:
+        raise ValueError(
+            f"t: t / eta = {kf.max():.3g} steps is more than any loop can run; "
+            "increase eta or reduce t"
+        )
+    return kf.astype(np.int64)
+
+
+def _descend(
+    state: tuple[FloatArray, ...],
+    step: Callable[[], None],
+    targets: NDArray[np.int64],
+    limit: float,
+    record: Callable[[int], None],
+    after_chunk: Callable[[], None] | None = None,
+) -> int | None:
+    """Run gradient descent through the sorted step indices ``targets``; the first bad step.
+
+    ``step()`` advances the arrays of ``state`` in place by one iterate; ``record(j)`` is called
+    at iterate ``targets[j]``. Health (every entry finite and ``<= limit``) is checked every
+    :data:`_CHECK_EVERY` steps (``after_chunk()`` runs after each healthy chunk); on a failure
+    the chunk is replayed from a saved copy to find the exact step, which is returned (``None``
+    if the iterates stayed healthy). Records never reached are left to the caller (NaN).
+    """
+
+    def healthy() -> bool:
+        return all(bool(np.max(np.abs(x)) <= limit) for x in state)  # False for NaN
+
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if targets.size and not healthy():
+            return 0
+        k, j = 0, 0
+        while j < targets.size:
+            while j < targets.size and targets[j] == k:
+                record(j)
+                j += 1
+            if j == targets.size:
+                break
+            chunk = int(min(targets[j] - k, _CHECK_EVERY))
+            saved = [x.copy() for x in state]
+            for _ in range(chunk):
+                step()
+            if not healthy():
+                for x, copy in zip(state, saved, strict=True):
+                    x[...] = copy
+                for i in range(1, chunk + 1):
+                    step()
+                    if not healthy():
+                        return k + i
+                return k + chunk
+            if after_chunk is not None:
+                after_chunk()
+            k += chunk
+    return None
+
+
 def simulate_gd(
     Y: ArrayLike,
     U0: ArrayLike,
@@ -489,56 +558,16 @@ def simulate_gd(
     a = as_alpha(alpha)
     h = as_positive_scalar(eta, "eta")
     limit = as_positive_scalar(blowup, "blowup")
-    if (steps is None) == (t is None):
-        got = "both" if steps is not None else "neither"
-        raise ValueError(
-            f"steps, t: expected exactly one of steps= (iteration indices) or t= (times), got {got}"
-        )
-    if steps is not None:
-        ks, _ = as_steps(steps, "steps")
-    else:
-        tt, _ = as_times(t, "t")
-        with np.errstate(over="ignore"):
-            kf = np.rint(tt / h)
-        if kf.size and kf.max() > 2.0**62:
-            raise ValueError(
-                f"t: t / eta = {kf.max():.3g} steps is more than any loop can run; "
-                "increase eta or reduce t"
-            )
-        ks = kf.astype(np.int64)
-
+    ks = _record_steps(steps, t, h)
     targets, inverse = np.unique(ks, return_inverse=True)
     records = np.full((targets.size, n, r), np.nan)
     U = math.sqrt(a) * u0  # a fresh array, updated in place
     step = _gd_stepper(y, h, n, r)
-    diverged_at: int | None = None
 
-    def healthy(V: FloatArray) -> bool:
-        return bool(np.max(np.abs(V)) <= limit)  # False for NaN
+    def record(j: int) -> None:
+        records[j] = U
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        if targets.size and not healthy(U):
-            diverged_at = 0
-        k, j = 0, 0
-        while diverged_at is None and j < targets.size:
-            while j < targets.size and targets[j] == k:
-                records[j] = U
-                j += 1
-            if j == targets.size:
-                break
-            chunk = int(min(targets[j] - k, _CHECK_EVERY))
-            saved = U.copy()
-            for _ in range(chunk):
-                step(U)
-            if not healthy(U):
-                U[...] = saved
-                diverged_at = k + chunk
-                for i in range(1, chunk + 1):
-                    step(U)
-                    if not healthy(U):
-                        diverged_at = k + i
-                        break
-            k += chunk
+    diverged_at = _descend((U,), lambda: step(U), targets, limit, record)
 
     U_out = records[inverse]
     steps_out = targets[inverse]
