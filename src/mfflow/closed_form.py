@@ -50,6 +50,7 @@ Gradient Flow on Overparameterized Matrix Factorization", arXiv:2508.20344 (2025
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -160,6 +161,22 @@ def spectral_values(lam: FloatArray, log_scale: FloatArray, t: FloatArray) -> Fl
     return _flushed_exp(-log_den)
 
 
+def _eig_tol(lam: FloatArray) -> float:
+    """Eigenvalues closer than this (``8 d eps max|lam|``) are equal to rounding."""
+    return 8 * lam.size * float(np.finfo(np.float64).eps) * max(float(np.max(np.abs(lam))), 1e-300)
+
+
+def _clusters(lam: FloatArray, tol: float) -> Iterator[tuple[int, int]]:
+    """Runs ``[start, stop)`` of the descending ``lam`` with ``lam[start] - lam[i] <= tol``."""
+    start, n = 0, lam.size
+    while start < n:
+        stop = start + 1
+        while stop < n and lam[start] - lam[stop] <= tol:
+            stop += 1
+        yield start, stop
+        start = stop
+
+
 def spectral_scales(
     lam: FloatArray, Phi: FloatArray, U0: FloatArray, rtol: float = SPECTRAL_RTOL
 ) -> tuple[FloatArray, FloatArray] | None:
@@ -188,19 +205,13 @@ def spectral_scales(
     scale = float(np.max(np.abs(np.diag(w0)))) if n else 0.0
     if scale == 0.0:
         return np.zeros(n), Phi
-    tol = 8 * n * np.finfo(np.float64).eps * max(float(np.max(np.abs(lam))), 1e-300)
     phi = Phi.copy()
-    start = 0
-    while start < n:
-        stop = start + 1
-        while stop < n and lam[start] - lam[stop] <= tol:
-            stop += 1
+    for start, stop in _clusters(lam, _eig_tol(lam)):
         if stop - start > 1:
             block = w0[start:stop, start:stop]
             _, v = np.linalg.eigh(block)
             v = v[:, ::-1]
             phi[:, start:stop] = phi[:, start:stop] @ v
-        start = stop
     ut = phi.T @ U0
     w0 = ut @ ut.T
     off = w0 - np.diag(np.diag(w0))
@@ -469,7 +480,7 @@ class Trajectory:
         """
         d = self.dim
         eps = np.finfo(np.float64).eps
-        tol_lam = 8 * d * eps * max(float(np.max(np.abs(self.lam))), 1e-300)
+        tol_lam = _eig_tol(self.lam)
         w = np.zeros((d, d))
         if self.path == "spectral":
             assert self._log_scale is not None
@@ -481,15 +492,8 @@ class Trajectory:
             m = L.shape[1]
             tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))), 1e-300)
             used = np.zeros((m, 0))
-            start = 0
-            while start < d and self.lam[start] > tol_lam:
-                stop = start + 1
-                while (
-                    stop < d
-                    and self.lam[stop] > tol_lam
-                    and self.lam[start] - self.lam[stop] <= tol_lam
-                ):
-                    stop += 1
+            positive = int(np.count_nonzero(self.lam > tol_lam))  # a prefix: lam descends
+            for start, stop in _clusters(self.lam[:positive], tol_lam):
                 block = L[start:stop]
                 resid = block - (block @ used) @ used.T
                 u_s, sv, vt = np.linalg.svd(resid, full_matrices=False)
@@ -499,7 +503,6 @@ class Trajectory:
                     root = np.sqrt(self.lam[start:stop])
                     w[start:stop, start:stop] = (root[:, None] * (q @ q.T)) * root[None, :]
                     used = np.linalg.qr(np.concatenate([used, vt[:rank].T], axis=1))[0]
-                start = stop
         return self.Phi @ w @ self.Phi.T
 
     # ---- other array namespaces (torch, JAX): the same formulas through the array API ------
