@@ -55,7 +55,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from .closed_form import Trajectory, closed_form
 from .curves import crossing_times
-from .problems import Seed, _rng
 from .simulate import (
     _RTOL_MIN,
     _SOLVERS,
@@ -66,10 +65,12 @@ from .simulate import (
     _record_steps,
 )
 from .validation import (
+    Seed,
     as_alpha,
     as_matrix,
     as_positive_int,
     as_positive_scalar,
+    as_rng,
     as_times,
 )
 
@@ -171,7 +172,7 @@ def balanced_init(
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     k = min(m, n, r)
     c = rng.standard_normal((k, r)) / math.sqrt(r)
     p, q = _orthonormal(m, k, rng), _orthonormal(n, k, rng)
@@ -247,7 +248,7 @@ def lambda_balanced_init(
             f"r <= {big} (the rank of {side} must be r), got r = {r}; use lam = 0 "
             "(balanced, any r) or fewer columns"
         )
-    rng = _rng(seed)
+    rng = as_rng(seed)
     k = min(small, r)
     c = rng.standard_normal((k, r)) / math.sqrt(r)
     a_small = _orthonormal(small, k, rng) @ c
@@ -272,7 +273,7 @@ def gaussian_pair_init(
     r = as_positive_int(r, "r")
     su = as_positive_scalar(scale_u, "scale_u")
     sv = as_positive_scalar(scale_v, "scale_v")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     u0 = su * rng.standard_normal((m, r)) / math.sqrt(r)
     v0 = sv * rng.standard_normal((n, r)) / math.sqrt(r)
     return u0, v0

@@ -70,14 +70,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from .problems import Seed, _rng, random_orthogonal
+from .problems import random_orthogonal
 from .sensing import SensingResult, _as_operator, _fast, _integrate, _record
 from .validation import (
+    Seed,
     as_alpha,
     as_fraction,
     as_matrix,
     as_positive_int,
     as_positive_scalar,
+    as_rng,
     as_steps,
     as_times,
 )
@@ -378,7 +380,7 @@ def deep_spectral_init(
         raise ValueError(f"scales: expected finite values >= 0, got {s}")
     p, _, qt = np.linalg.svd(y)
     c = s ** (1.0 / L)
-    rng = None if seed is None else np.random.default_rng(seed)
+    rng = None if seed is None else np.random.defaultas_rng(seed)
     inner = [np.eye(n) if rng is None else random_orthogonal(n, rng) for _ in range(L - 1)]
     left = [*inner, p]  # output basis of factor j
     right = [qt.T, *inner]  # input basis of factor j
@@ -389,7 +391,7 @@ def deep_random_init(n: int, L: int, seed: Seed = 0) -> FloatArray:
     """Gaussian shapes ``F_j`` ``(L, n, n)``, i.i.d. ``N(0, 1/n)`` (``E[F_j^T F_j] = I``)."""
     n = as_positive_int(n, "n")
     L = as_positive_int(L, "L", minimum=2)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     return rng.standard_normal((L, n, n)) / np.sqrt(n)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .linalg import eigh_descending
-from .validation import as_positive_int, as_symmetric
+from .validation import Seed, as_positive_int, as_rng, as_symmetric
 
 __all__ = [
     "gaussian_init",
@@ -24,12 +24,6 @@ __all__ = [
     "spectral_init",
 ]
 
-Seed = int | np.random.Generator | None
-
-
-def _rng(seed: Seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
 
 def random_orthogonal(n: int, seed: Seed = 0) -> NDArray[np.float64]:
     """A Haar-distributed random orthogonal matrix ``(n, n)``.
@@ -37,7 +31,7 @@ def random_orthogonal(n: int, seed: Seed = 0) -> NDArray[np.float64]:
     QR of a Gaussian matrix with the signs of ``diag(R)`` folded into ``Q`` (Mezzadri 2007).
     """
     n = as_positive_int(n, "n")
-    z = _rng(seed).standard_normal((n, n))
+    z = as_rng(seed).standard_normal((n, n))
     q, r = np.linalg.qr(z)
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
@@ -86,7 +80,7 @@ def gaussian_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
     """Gaussian shape ``U0`` ``(n, r)``, i.i.d. ``N(0, 1/r)`` entries: ``E[U0 U0^T] = I_n``."""
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
-    return _rng(seed).standard_normal((n, r)) / np.sqrt(r)
+    return as_rng(seed).standard_normal((n, r)) / np.sqrt(r)
 
 
 def orthogonal_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
@@ -116,7 +110,7 @@ def low_rank_init(n: int, r: int, rank: int, seed: Seed = 0) -> NDArray[np.float
     if rank > min(n, r):
         raise ValueError(f"rank: expected rank <= min(n, r) = {min(n, r)}, got {rank}")
     u0 = np.zeros((n, r))
-    u0[:, :rank] = _rng(seed).standard_normal((n, rank)) / np.sqrt(rank)
+    u0[:, :rank] = as_rng(seed).standard_normal((n, rank)) / np.sqrt(rank)
     return u0
 
 
@@ -178,7 +172,7 @@ def rectangular_target(
             f"spectrum: expected at most min(rows, cols) = {min(rows, cols)} singular values for "
             f"a {rows} x {cols} target, got {k}"
         )
-    rng = _rng(seed)
+    rng = as_rng(seed)
     p, _ = np.linalg.qr(rng.standard_normal((rows, k)))
     q, _ = np.linalg.qr(rng.standard_normal((cols, k)))
     return (p * spec) @ q.T

@@ -46,14 +46,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
 from .curves import crossing_times
-from .problems import Seed, _rng
 from .validation import (
+    Seed,
     as_alpha,
     as_fraction,
     as_init,
     as_matrix,
     as_positive_int,
     as_positive_scalar,
+    as_rng,
     as_steps,
     as_symmetric,
     as_times,
@@ -185,7 +186,7 @@ class GaussianSensing(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.m = as_positive_int(m, "m")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
-        rng = _rng(seed)
+        rng = as_rng(seed)
         if sym:
             self._iu = np.triu_indices(n1)
             off = self._iu[0] != self._iu[1]
@@ -254,7 +255,7 @@ class EntrySampling(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.fraction = as_fraction(fraction, "fraction")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
-        rng = _rng(seed)
+        rng = as_rng(seed)
         scale = 1.0 / np.sqrt(self.fraction)
         if sym:
             iu = np.triu_indices(n1)
@@ -375,7 +376,7 @@ def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Se
     n1, n2 = op.shape
     if rank > min(n1, n2):
         raise ValueError(f"rank: expected 1 <= rank <= min(n1, n2) = {min(n1, n2)}, got {rank}")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     b = rng.standard_normal((trials, n1, rank))
     if op.symmetric:
         d = rng.standard_normal((trials, 1, rank))

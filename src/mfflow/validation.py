@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "SYMMETRY_RTOL",
+    "Seed",
     "as_alpha",
     "as_eps",
     "as_fraction",
@@ -24,6 +25,7 @@ __all__ = [
     "as_matrix",
     "as_positive_int",
     "as_positive_scalar",
+    "as_rng",
     "as_steps",
     "as_symmetric",
     "as_times",
@@ -34,6 +36,10 @@ __all__ = [
 SYMMETRY_RTOL = 1e-10
 
 FloatArray = NDArray[np.float64]
+
+#: A seed: a non-negative integer, a sequence of them, a ``SeedSequence`` or a ``Generator``
+#: (used as is); ``None`` draws fresh entropy.
+Seed = int | np.random.Generator | None
 
 
 def _describe(value: Any) -> str:
@@ -219,3 +225,40 @@ def as_fraction(value: Any, name: str = "fraction") -> float:
     if x > 1.0:
         raise ValueError(f"{name}: expected a number in (0, 1], got {x!r}")
     return x
+
+
+def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """A :class:`numpy.random.Generator` from a seed.
+
+    Accepted: ``None`` (fresh entropy), a non-negative integer, a non-empty sequence of
+    non-negative integers, a :class:`numpy.random.SeedSequence`, or a ``Generator`` (returned as
+    is, so draws continue its stream). Refused with a message naming ``name``: bools, floats
+    (even integral ones), negative integers, strings, complex numbers and the legacy
+    ``RandomState`` (whose streams differ from ``Generator``'s).
+
+    Examples
+    --------
+    >>> as_rng(0).integers(10, size=3)
+    array([8, 6, 5])
+    """
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed) if seed is None else seed
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    expected = "a non-negative integer, a sequence of them, a SeedSequence or a Generator"
+    if isinstance(seed, np.random.RandomState):
+        raise TypeError(f"{name}: expected {expected}, got a legacy RandomState")
+    if isinstance(seed, bool | np.bool_) or isinstance(seed, str | bytes):
+        raise TypeError(f"{name}: expected {expected}, got {_describe(seed)}")
+    if isinstance(seed, Integral):
+        if int(seed) < 0:
+            raise ValueError(f"{name}: expected a non-negative integer, got {int(seed)}")
+        return np.random.default_rng(int(seed))
+    if isinstance(seed, list | tuple | np.ndarray):
+        arr = np.asarray(seed)
+        if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+            raise TypeError(f"{name}: expected {expected}, got {_describe(seed)}")
+        if np.any(arr < 0):
+            raise ValueError(f"{name}: expected non-negative integers, got {arr.tolist()}")
+        return np.random.default_rng([int(x) for x in arr])
+    raise TypeError(f"{name}: expected {expected}, got {_describe(seed)}")
