@@ -328,3 +328,54 @@ def test_type_errors_name_the_argument():
         best_rank_k(Y, 1.5)
     with pytest.raises(TypeError, match="eps"):
         theorem_constants(Y, U0, 1e-30, "0.1")
+
+
+# ---- theory on a built trajectory ---------------------------------------------------------------
+def test_theory_accepts_a_built_trajectory_and_reuses_its_set_up(monkeypatch):
+    """``check_theorem(traj, eps=...)`` equals ``check_theorem(Y, U0, alpha, eps)``, and the
+    eigendecomposition runs once for all five functions (it ran once per call before)."""
+    import mfflow.riccati.structure as structure
+
+    Y = mfflow.make_target([4.0, 2.0, 1.0], seed=0)
+    U0 = mfflow.gaussian_init(3, 6, seed=1)
+    alpha, eps = 1e-30, 0.1
+    want = mfflow.check_theorem(Y, U0, alpha, eps).as_dict()
+    want_meas = mfflow.measured_intervals(Y, U0, alpha, eps)
+    want_times = mfflow.measured_transition_times(Y, U0, alpha)
+    calls = []
+    original = structure.eigh_descending
+    monkeypatch.setattr(structure, "eigh_descending", lambda y: calls.append(1) or original(y))
+    traj = mfflow.closed_form(Y, U0, alpha)
+    assert mfflow.check_theorem(traj, eps=eps).as_dict() == want
+    assert mfflow.measured_intervals(traj, eps=eps) == want_meas
+    np.testing.assert_array_equal(mfflow.measured_transition_times(traj), want_times)
+    np.testing.assert_array_equal(mfflow.transition_times(traj), mfflow.transition_times(Y, alpha))
+    assert mfflow.theorem_intervals(traj, eps=eps) == mfflow.theorem_intervals(Y, U0, alpha, eps)
+    assert len(calls) == 2  # the trajectory, and transition_times(Y, alpha) itself
+
+
+def test_theory_on_torch_and_jax_trajectories_equals_numpy():
+    """A torch- or JAX-backed trajectory is checked on the host in float64: same numbers, no NaN
+    (the theory used to evaluate NumPy functions on torch tensors)."""
+    torch = pytest.importorskip("torch")
+    Y = mfflow.make_target([4.0, 2.0, 1.0], seed=0)
+    U0 = mfflow.gaussian_init(3, 6, seed=1)
+    want = mfflow.check_theorem(Y, U0, 1e-30, 0.1).as_dict()
+    traj = mfflow.closed_form(torch.asarray(Y), torch.asarray(U0), 1e-30)
+    assert traj.backend == "torch"
+    assert mfflow.check_theorem(traj, eps=0.1).as_dict() == want
+    assert mfflow.check_theorem(torch.asarray(Y), torch.asarray(U0), 1e-30, 0.1).as_dict() == want
+
+
+def test_theory_trajectory_form_refuses_mixed_arguments():
+    Y = mfflow.make_target([4.0, 2.0], seed=0)
+    U0 = mfflow.gaussian_init(2, 2, seed=1)
+    traj = mfflow.closed_form(Y, U0, 1e-8)
+    with pytest.raises(TypeError, match="U0, alpha"):
+        mfflow.check_theorem(traj, U0, eps=0.1)
+    with pytest.raises(TypeError, match="U0, alpha"):
+        mfflow.measured_intervals(Y, eps=0.1)
+    with pytest.raises(TypeError, match="eps"):
+        mfflow.check_theorem(traj)
+    with pytest.raises(TypeError, match="alpha"):
+        mfflow.transition_times(Y)

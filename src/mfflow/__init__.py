@@ -22,8 +22,6 @@ from .asymmetric import lambda_balanced_init as lambda_balanced_init
 from .asymmetric import simulate_asymmetric_gd as simulate_asymmetric_gd
 from .asymmetric import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .asymmetric import symmetrized_target as symmetrized_target
-from .closed_form import Trajectory as Trajectory
-from .closed_form import closed_form as closed_form
 from .curves import crossing_times as crossing_times
 from .deep import deep_descent as deep_descent
 from .deep import deep_flow as deep_flow
@@ -45,6 +43,8 @@ from .problems import orthogonal_init as orthogonal_init
 from .problems import random_orthogonal as random_orthogonal
 from .problems import rectangular_target as rectangular_target
 from .problems import spectral_init as spectral_init
+from .riccati import Trajectory as Trajectory
+from .riccati import closed_form as closed_form
 from .sensing import EntrySampling as EntrySampling
 from .sensing import GaussianSensing as GaussianSensing
 from .sensing import IdentityOperator as IdentityOperator

@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .closed_form import Trajectory, closed_form
 from .curves import crossing_times
+from .riccati import Trajectory, closed_form
 from .simulate import (
     _RTOL_MIN,
     _SOLVERS,

@@ -49,8 +49,8 @@ from .asymmetric import (
     simulate_asymmetric_gd,
     simulate_asymmetric_gf,
 )
-from .closed_form import closed_form
 from .curves import crossing_times
+from .riccati import closed_form
 from .simulate import simulate_gd
 from .validation import as_alpha, as_init, as_positive_scalar, as_symmetric, as_times
 

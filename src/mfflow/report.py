@@ -39,9 +39,9 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from .closed_form import closed_form
 from .linalg import eigh_descending
 from .problems import gaussian_init, make_target, rectangular_target, spectral_init
+from .riccati import closed_form
 
 __all__ = [
     "ReproduceConfig",

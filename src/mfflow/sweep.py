@@ -334,10 +334,10 @@ def compute_cell(spec_dict: dict[str, Any], grid_params: dict[str, Any]) -> dict
 
 
 def _compute(spec: SweepSpec, p: Params) -> dict[str, np.ndarray]:
-    from .closed_form import closed_form
     from .curves import crossing_times
     from .linalg import eigh_descending
     from .problems import gaussian_init, make_target, orthogonal_init, spectral_init
+    from .riccati import closed_form
     from .simulate import simulate_gd, simulate_gf
     from .theory import check_theorem, measured_transition_times, transition_times
 

@@ -1,0 +1,157 @@
+"""Array namespaces: NumPy (default), PyTorch and JAX, through array-api-compat.
+
+The closed form's formulas are written once against the array API standard
+(:mod:`mfflow.riccati.kernel`); a :class:`Backend` says in which namespace, dtype and device
+they run. NumPy is a backend like the others (float64 on the host). What the standard lacks is
+wrapped here: a batched triangular solve, the singular values of a batch, a floating-point
+error state.
+
+The one-off set-up of a trajectory (eigendecomposition of ``Y``, structure detection, the factor
+of the init: ``O(n^3)`` once) runs in float64 NumPy on the host; the per-time evaluation
+(``O(T n m^2)``) runs in the input's namespace, dtype and device. JAX computes in float32 unless
+``jax.config.update("jax_enable_x64", True)`` was called; float64 inputs then stay float64.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = ["NUMPY", "Backend", "backend_of", "to_numpy"]
+
+
+def _is_foreign(x: Any) -> bool:
+    """Whether ``x`` is an array of a namespace other than NumPy's."""
+    if x is None or isinstance(x, np.ndarray | np.generic):
+        return False
+    return bool(array_api_compat.is_array_api_obj(x)) and not array_api_compat.is_numpy_array(x)
+
+
+def to_numpy(x: Any) -> Any:
+    """A host NumPy copy of a torch/JAX array; anything else is returned unchanged."""
+    if not _is_foreign(x):
+        return x
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_jax_array(x):
+        return np.asarray(x)
+    return np.asarray(array_api_compat.to_device(x, "cpu"))  # pragma: no cover - other libraries
+
+
+class Backend:
+    """The namespace, dtype and device that a trajectory evaluates in.
+
+    Parameters
+    ----------
+    xp : array namespace (array-api-compat wrapped)
+    like : array, optional
+        An input array: its device is used, and its dtype if it is float32 (else float64).
+        ``None``: float64 on the default device.
+
+    Attributes
+    ----------
+    name : str
+        ``"numpy"``, ``"torch"`` or ``"jax"``.
+    dtype, device
+        Of every array this backend creates.
+    tiny : float
+        Smallest normal number of ``dtype``: exponentials below it are flushed to 0.
+    log_tiny, log_huge : float
+        ``log(tiny)`` and ``log(max) / 2``: the exponent range every ``exp`` is kept in.
+    """
+
+    def __init__(self, xp: Any, like: Any = None) -> None:
+        self.xp = xp
+        if array_api_compat.is_torch_namespace(xp):
+            self.name = "torch"
+        elif array_api_compat.is_jax_namespace(xp):
+            self.name = "jax"
+        elif array_api_compat.is_numpy_namespace(xp):
+            self.name = "numpy"
+        else:  # pragma: no cover - other array API libraries
+            self.name = getattr(xp, "__name__", "array-api")
+        if like is None:
+            self.device = None
+            self.dtype = xp.float64
+        else:
+            self.device = array_api_compat.device(like)
+            self.dtype = xp.float32 if like.dtype == xp.float32 else xp.float64
+        info = np.finfo(np.float32 if self.dtype == xp.float32 else np.float64)
+        self.tiny = float(info.tiny)
+        self.log_tiny = float(np.log(info.tiny))
+        self.log_huge = 0.5 * float(np.log(info.max))
+
+    @property
+    def dtype_name(self) -> str:
+        """``"float32"`` or ``"float64"``."""
+        return "float32" if self.dtype == self.xp.float32 else "float64"
+
+    def asarray(self, a: Any) -> Any:
+        """``a`` (NumPy or scalar) in this namespace, dtype and device."""
+        if self.name == "numpy":
+            return np.asarray(a, dtype=np.float64)
+        return self.xp.asarray(
+            np.asarray(a, dtype=np.float64), dtype=self.dtype, device=self.device
+        )
+
+    @contextlib.contextmanager
+    def errstate(self) -> Iterator[None]:
+        """Underflow and ``log(0) = -inf`` are part of the formulas; other FP errors are not."""
+        if self.name == "numpy":
+            with np.errstate(divide="ignore", under="ignore"):
+                yield
+        else:
+            yield
+
+    def solve_lower(self, C: Any, B: Any) -> Any:
+        """``C^{-1} B`` for lower triangular ``C`` ``(..., m, m)``, ``B`` ``(..., m, k)``."""
+        if self.name == "torch":
+            import torch
+
+            return torch.linalg.solve_triangular(C, B, upper=False)
+        if self.name == "jax":
+            import jax.scipy.linalg
+
+            return jax.scipy.linalg.solve_triangular(C, B, lower=True)
+        return self._forward_substitution(C, B)  # NumPy (the kernel's fast path avoids it)
+
+    def _forward_substitution(self, C: Any, B: Any) -> Any:
+        xp = self.xp
+        rows: list[Any] = []
+        for j in range(C.shape[-1]):
+            acc = B[..., j, :]
+            for i, x in enumerate(rows):
+                acc = acc - C[..., j, i : i + 1] * x
+            rows.append(acc / C[..., j, j : j + 1])
+        return xp.stack(rows, axis=-2)
+
+
+#: The default backend: float64 NumPy on the host.
+NUMPY = Backend(array_api_compat.array_namespace(np.zeros(1)))
+
+
+def backend_of(*arrays: Any) -> Backend:
+    """The backend of the torch/JAX arrays among ``arrays``; :data:`NUMPY` if there are none.
+
+    NumPy arrays may be mixed with one other namespace (e.g. a torch ``Y`` and a NumPy ``U0``
+    from :func:`mfflow.gaussian_init`): results come back in the other namespace.
+
+    Raises
+    ------
+    TypeError
+        If arrays of different foreign namespaces are mixed.
+    """
+    foreign = [a for a in arrays if _is_foreign(a)]
+    if not foreign:
+        return NUMPY
+    try:
+        xp = array_api_compat.array_namespace(*foreign)
+    except TypeError as exc:
+        raise TypeError(
+            f"Y, U0: expected arrays of one library (NumPy, torch or JAX), got a mix: {exc}"
+        ) from exc
+    return Backend(xp, foreign[0])

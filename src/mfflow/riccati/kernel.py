@@ -1,0 +1,207 @@
+r"""The closed form's formulas, written once against the array API (NumPy, PyTorch, JAX).
+
+Every function takes a :class:`mfflow.backend.Backend` ``b`` and arrays of its namespace; only
+decaying exponentials are evaluated (``exp(x)`` with ``x <= 0``, or bounded by ``b.log_huge``),
+and exponentials below the dtype's normal range are flushed to exactly ``0`` (``b.log_tiny``),
+so no subnormal number reaches a matrix product. The derivations are in docs/math.md §2-§3.
+
+Spectral path (per-mode logistic curves, eq. 7), with ``h_i(t) = (1 - e^{-2 lam_i t}) / lam_i``
+(``2t`` at ``lam_i = 0``):
+
+.. math::
+
+    \sigma_i(t) = \Big(\frac{e^{-2\lambda_i t}}{\alpha s_i} + h_i(t)\Big)^{-1}.
+
+Dense path: with ``W~0 = L L^T`` (``L`` ``(d, m)``, lower echelon in the descending eigenbasis),
+per column ``j`` the log-terms of ``diag(alpha^{-1} I + L^T G L)`` are ``z_0 = -log alpha`` and
+``z_kj = log g_k + 2 log|L_kj|``; with ``ref_j = max_k z_kj`` (``k = 0`` included) the scaled
+factor ``R_kj = sign(L_kj) e^{(z_kj - ref_j)/2}`` has every exponent ``<= 0``, exactly ``0`` at
+each column's dominant entry, and
+
+.. math::
+
+    M = R^\top R + \mathrm{diag}(e^{z_0 - ref}) = C C^\top, \qquad
+    \tilde F = \mathrm{diag}(r) R C^{-\top}, \qquad
+    r_k = \frac{e^{\min(\lambda_k, 0) t}}{\sqrt{(1 - e^{-2|\lambda_k| t})/|\lambda_k|}},
+
+``W~ = F~ F~^T``; ``M``'s diagonal lies in ``[1, d + 1]``. The ``m x m`` solve has a generic
+implementation (batched Cholesky and triangular solve of the namespace) and a NumPy fast path
+(:mod:`mfflow.riccati.lapack`: in-place LAPACK/BLAS per time point, or a batched
+substitution for small ``m``) behind the same call, :func:`dense_factor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..backend import Backend
+from . import lapack
+
+__all__ = [
+    "CHUNK_BYTES",
+    "chunks",
+    "dense_factor",
+    "flushed_exp",
+    "log_frac",
+    "log_growth",
+    "spectral_residuals",
+    "spectral_values",
+]
+
+#: Bytes of the ``(chunk, d, m)`` working arrays of one evaluation: every output is computed in
+#: chunks of time points of this size, so memory is bounded by a chunk, not by ``T``.
+CHUNK_BYTES = 8 * 2**20
+
+
+def chunks(T: int, bytes_per_time: int) -> Iterator[slice]:
+    """Slices of ``range(T)`` whose working arrays take about :data:`CHUNK_BYTES` each."""
+    step = max(1, CHUNK_BYTES // max(bytes_per_time, 1))
+    for s in range(0, T, step):
+        yield slice(s, min(s + step, T))
+
+
+def flushed_exp(b: Backend, x: Any) -> Any:
+    """``exp(x)`` for ``x <= b.log_huge``, results below the normal range set to exactly 0."""
+    xp = b.xp
+    return xp.where(x < b.log_tiny, xp.zeros_like(x), xp.exp(x))
+
+
+def log_frac(b: Backend, lam: Any, t: Any) -> Any:
+    """``log((1 - e^{-2|lam| t}) / |lam|)`` (``log(2t)`` at ``lam = 0``): ``(T, d)``, moderate.
+
+    The bounded part of ``log g``; computed directly (``expm1``), never by subtracting
+    ``2 lam t`` from a large number (that would cost ``eps * lam t`` absolute accuracy).
+    ``-inf`` at ``t = 0``.
+    """
+    xp = b.xp
+    alam = xp.abs(lam)
+    zero = lam == 0.0
+    safe = xp.where(zero, xp.ones_like(lam), alam)
+    frac = -xp.expm1(-2.0 * alam[None, :] * t[:, None]) / safe[None, :]
+    frac = xp.where(zero[None, :], 2.0 * t[:, None] + xp.zeros_like(frac), frac)
+    return xp.log(frac)
+
+
+def log_growth(b: Backend, lam: Any, t: Any) -> Any:
+    r"""``log g_i(t)``, ``g_i(t) = 2 \int_0^t e^{2 lam_i s} ds = (e^{2 lam_i t} - 1) / lam_i``.
+
+    Returns ``(T, d)``: ``2 max(lam, 0) t + log_frac``; ``-inf`` at ``t = 0``. Never overflows
+    for ``|lam| t`` in range (``Trajectory`` refuses times beyond it).
+    """
+    xp = b.xp
+    pos = xp.where(lam > 0.0, lam, xp.zeros_like(lam))
+    return 2.0 * pos[None, :] * t[:, None] + log_frac(b, lam, t)
+
+
+def _log_h(b: Backend, lam: Any, t: Any) -> Any:
+    """``log h_i(t)``, ``h = (1 - e^{-2 lam t}) / lam = g e^{-2 lam t}``: ``(T, d)``."""
+    xp = b.xp
+    neg = xp.where(lam < 0.0, -lam, xp.zeros_like(lam))
+    return 2.0 * neg[None, :] * t[:, None] + log_frac(b, lam, t)
+
+
+def spectral_values(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
+    r"""Per-mode logistic curves ``sigma_i(t)`` (eq. 7): ``(T, d)``.
+
+    Parameters
+    ----------
+    lam : (d,) array
+        Eigenvalues of ``Y`` (any sign).
+    log_scale : (d,) array
+        ``log(alpha s_i)``; ``-inf`` for modes the init does not touch.
+    t : (T,) array
+
+    Returns
+    -------
+    (T, d) array
+        ``1 / (e^{-2 lam_i t} / (alpha s_i) + h_i(t))``, in log space (``logaddexp``).
+    """
+    xp = b.xp
+    a = -2.0 * lam[None, :] * t[:, None] - log_scale[None, :]
+    return flushed_exp(b, -xp.logaddexp(a, _log_h(b, lam, t)))
+
+
+def spectral_residuals(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
+    r"""``lam_i - sigma_i(t)`` without cancellation: ``(T, d)``.
+
+    With ``a = alpha s_i`` and ``E = e^{-2 lam t}``,
+    ``lam - sigma = (lam - a) / (1 + a g)``, ``g = h e^{2 lam t}``: no difference of nearly
+    equal numbers for ``lam > 0``; for ``lam <= 0`` the plain difference does not cancel.
+    Untouched modes (``a = 0``) keep ``lam``.
+    """
+    xp = b.xp
+    sig = spectral_values(b, lam, log_scale, t)
+    touched = log_scale > -xp.inf
+    a = xp.where(touched, flushed_exp(b, xp.clip(log_scale, max=b.log_huge)), xp.zeros_like(lam))
+    log_q = log_scale[None, :] + log_growth(b, lam, t)
+    log_q = xp.where(touched[None, :], log_q, xp.full_like(log_q, -xp.inf))
+    stable = (lam - a)[None, :] / (1.0 + xp.exp(xp.clip(log_q, max=b.log_huge)))
+    return xp.where(lam[None, :] > 0.0, stable, lam[None, :] - sig)
+
+
+def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: float, t: Any) -> Any:
+    """``(R, e0, P, F0, at_zero)`` of the dense path for times ``t`` ``(k,)``.
+
+    ``R`` ``(k, d, m)``: the column-scaled factor; ``e0`` ``(k, m)``: the ``alpha^{-1}`` term of
+    ``M``'s diagonal; ``P = diag(r) R``; ``F0`` ``(k, d, m)``: the factor at ``t = 0``
+    (``sqrt(alpha) L`` in the scaled variables); ``at_zero`` ``(k,)``.
+    """
+    xp = b.xp
+    zero = xp.zeros_like(lam)
+    phi = log_frac(b, lam, t)  # (k, d), -inf at t = 0
+    pos = xp.where(lam > 0.0, lam, zero)
+    neg = xp.where(lam < 0.0, lam, zero)
+    # halved log-terms: 0.5 z_kj = max(lam, 0) t + 0.5 phi + log|L_kj|  (-inf on L's zeros)
+    zh = (pos[None, :] * t[:, None] + 0.5 * phi)[:, :, None] + log_abs_l[None, :, :]
+    z0h = -0.5 * log_alpha
+    refh = xp.max(zh, axis=1)
+    refh = xp.where(refh > z0h, refh, xp.full_like(refh, z0h))  # (k, m), finite
+    sign = xp.sign(L)
+    R = flushed_exp(b, zh - refh[:, None, :]) * sign[None, :, :]
+    e0 = flushed_exp(b, 2.0 * (z0h - refh))
+    at_zero = t == 0.0
+    expo = xp.where(at_zero[:, None], xp.zeros_like(phi), neg[None, :] * t[:, None] - 0.5 * phi)
+    row = flushed_exp(b, expo)
+    row = xp.where(at_zero[:, None], xp.zeros_like(row), row)
+    P = R * row[:, :, None]
+    P = xp.where(xp.abs(P) < b.tiny, xp.zeros_like(P), P)
+    F0 = L[None, :, :] * xp.exp(-refh)[:, None, :]
+    return R, e0, P, F0, at_zero
+
+
+def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
+    """The stable factor ``F~ = S L C^{-T}``: ``(T, d, m)`` with ``W~(t) = F~ F~^T``.
+
+    Parameters
+    ----------
+    b : Backend
+    lam : (d,) array, descending
+    L : (d, m) array
+        Lower echelon factor of ``W~0 = L L^T`` (:mod:`mfflow.riccati.structure`).
+    log_alpha : float
+    t : (T,) array, ``t >= 0``
+
+    Returns
+    -------
+    (T, d, m) array
+        Entries whose exact value is below the normal range are exactly 0.
+    """
+    xp = b.xp
+    d, m = L.shape
+    with b.errstate():
+        log_abs_l = xp.log(xp.abs(L))  # -inf where L == 0
+        parts = []
+        for sl in chunks(t.shape[0], 8 * 3 * d * max(m, 1)):
+            R, e0, P, F0, at_zero = _scaled(b, lam, L, log_abs_l, log_alpha, t[sl])
+            if b.name == "numpy":
+                F = lapack.solve_scaled(R, e0, P)  # in place on P
+            else:
+                M = xp.matrix_transpose(R) @ R + e0[:, None, :] * xp.eye(
+                    m, dtype=b.dtype, device=b.device
+                )
+                C = xp.linalg.cholesky(M)
+                F = xp.matrix_transpose(b.solve_lower(C, xp.matrix_transpose(P)))
+            F = xp.where(xp.abs(F) < b.tiny, xp.zeros_like(F), F)
+            parts.append(xp.where(at_zero[:, None, None], F0, F))
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)

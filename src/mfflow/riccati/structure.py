@@ -1,0 +1,273 @@
+r"""The one-off set-up of a closed-form trajectory: basis, init factor, and which path applies.
+
+Everything here runs once per problem in float64 NumPy on the host (docs/math.md §2):
+
+1. the eigenbasis of ``Y`` (descending eigenvalues), or, for a target given as a factor
+   ``(basis (n, K), values (K,))``, an orthonormal basis of the ``d <= K + r`` dimensional
+   subspace ``span(basis, U0)`` outside which ``W(t)`` is zero (no ``n x n`` matrix formed);
+2. ``U~0 = Phi^T U0`` ``(d, r)``; inside each cluster of equal eigenvalues the basis is rotated
+   so that the cluster's rows of ``U~0`` are orthogonal (eigenvectors of a repeated eigenvalue
+   are only defined up to a rotation);
+3. the **exact rank structure** of the init: walking the modes in descending order, the part of
+   row ``i`` of ``U~0`` not explained by the rows before it is a new pivot, unless it is below
+   ``RANK_RTOL`` times the init's scale, in which case it is rounding and set to exactly zero
+   (as the spectral path does for its scales). The result is a factor ``W~0 = L L^T`` with ``L``
+   ``(d, m)`` *lower echelon*: column ``j`` is zero above its pivot row, and pivots sit only at
+   modes the init actually touches. A plain QR would put a rounding-level pivot at a mode the
+   init misses, and that mode's growth ``e^{2 lam t}`` would then dominate a column it has no
+   business in;
+4. the path: **spectral** when ``W~0`` is diagonal (each mode decouples into a logistic curve),
+   **dense** otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..linalg import eig_clusters, eig_tol, eigh_descending
+from ..validation import as_init, as_matrix, as_symmetric
+
+__all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor"]
+
+FloatArray = NDArray[np.float64]
+Path = Literal["spectral", "dense"]
+
+_EPS = float(np.finfo(np.float64).eps)
+#: Relative size of the off-diagonal of ``W~0`` below which an init is spectral.
+SPECTRAL_RTOL = 1e-12
+#: A component of the init below ``RANK_RTOL * max(d, r)`` times its scale (the largest row norm
+#: of ``U~0``), once the larger modes' rows are projected out, is rounding: an exact zero.
+RANK_RTOL = 8 * _EPS
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """What the set-up found: basis, eigenvalues, path and the init's factor.
+
+    Attributes
+    ----------
+    lam : (d,) array, descending
+    Phi : (n, d) array, orthonormal columns
+    path : {"spectral", "dense"}
+    L : (d, m) array or None
+        Dense path: lower echelon factor, ``Phi^T U0 U0^T Phi = L L^T``.
+    scales : (d,) array or None
+        Spectral path: ``s_i >= 0``, ``Phi^T U0 U0^T Phi = diag(s)`` (exact zeros for modes the
+        init does not touch).
+    r : int
+        Number of columns of ``U0``.
+    """
+
+    lam: FloatArray
+    Phi: FloatArray
+    path: Path
+    L: FloatArray | None
+    scales: FloatArray | None
+    r: int
+
+
+def echelon_factor(ut: FloatArray) -> FloatArray:
+    """Lower echelon ``L`` ``(d, m)`` with ``ut ut^T = L L^T`` (rows in the given order).
+
+    Row ``i`` of ``L`` holds the coordinates of row ``i`` of ``ut`` in the orthonormal basis
+    built from the rows before it; a new basis vector (pivot) is added only when the remaining
+    part exceeds ``tol = RANK_RTOL * max(d, r)`` times the largest row norm, and a row whose
+    norm is below ``tol`` is set to zero: rounding-level components are exact zeros and ``m`` is
+    the numerical rank.
+
+    Generic inits take one Householder QR of ``ut^T``; the greedy walk runs only when that QR
+    shows a rank-deficient leading block.
+
+    Parameters
+    ----------
+    ut : (d, r) array
+
+    Returns
+    -------
+    (d, m) array, ``m <= min(d, r)``
+
+    Examples
+    --------
+    >>> ut = np.array([[1e-20, 0.0], [3.0, 4.0], [1.0, 0.0]])   # mode 0 untouched (rounding)
+    >>> echelon_factor(ut).round(12)
+    array([[0. , 0. ],
+           [5. , 0. ],
+           [0.6, 0.8]])
+    """
+    d, r = ut.shape
+    norms = np.linalg.norm(ut, axis=1)
+    top = float(norms.max()) if d else 0.0
+    if top == 0.0:
+        return np.zeros((d, 0))
+    tol = RANK_RTOL * max(d, r) * top
+    small = norms <= tol
+    if np.any(small):
+        ut = ut.copy()
+        ut[small] = 0.0
+    R = np.linalg.qr(ut.T, mode="r")  # (min(r, d), d)
+    k = R.shape[0]
+    diag = np.abs(np.diag(R[:, :k]))
+    if np.all(diag > tol):
+        return np.ascontiguousarray(R.T)
+    return _greedy_echelon(ut, tol)
+
+
+def _greedy_echelon(ut: FloatArray, tol: float) -> FloatArray:
+    """Gram-Schmidt (twice) over the rows in order, a pivot only above ``tol``."""
+    d, r = ut.shape
+    Q = np.zeros((r, min(d, r)))
+    L = np.zeros((d, min(d, r)))
+    p = 0
+    for i in range(d):
+        a = ut[i]
+        c = Q[:, :p].T @ a
+        res = a - Q[:, :p] @ c
+        c2 = Q[:, :p].T @ res
+        res -= Q[:, :p] @ c2
+        c += c2
+        L[i, :p] = c
+        nrm = float(np.linalg.norm(res))
+        if p < Q.shape[1] and nrm > tol:
+            Q[:, p] = res / nrm
+            L[i, p] = nrm
+            p += 1
+    return np.ascontiguousarray(L[:, :p])
+
+
+def _low_rank_target(Y: tuple[Any, ...], basis_tol: float) -> tuple[FloatArray, FloatArray]:
+    """Check a target given as a factor ``(basis (n, K), values (K,))``.
+
+    ``basis_tol`` is the tolerance on ``max|B^T B - I|``: ``1e-10``, or ``1e-5`` for a float32
+    torch/JAX basis (orthonormal only to float32 rounding), which is then re-orthonormalized in
+    float64 (QR, column signs kept).
+    """
+    if len(Y) != 2:
+        raise ValueError(
+            f"Y: a low-rank target is a pair (basis (n, K), values (K,)), got {len(Y)} items"
+        )
+    basis = as_matrix(Y[0], "Y[0] (basis)")
+    n, k = basis.shape
+    values = np.asarray(as_matrix(np.reshape(np.asarray(Y[1]), (1, -1)), "Y[1] (values)"))[0]
+    if values.shape != (k,):
+        raise ValueError(
+            f"Y[1] (values): expected shape ({k},) to match the basis, got {np.shape(Y[1])}"
+        )
+    if k > n:
+        raise ValueError(f"Y[0] (basis): expected shape (n, K) with K <= n, got {basis.shape}")
+    gram_err = float(np.max(np.abs(basis.T @ basis - np.eye(k))))
+    if gram_err > basis_tol:
+        raise ValueError(
+            f"Y[0] (basis): expected orthonormal columns (max|B^T B - I| <= {basis_tol:g}), "
+            f"got {gram_err:.3g}"
+        )
+    if gram_err > 1e-10:
+        q, r = np.linalg.qr(basis)
+        basis = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    return basis, values
+
+
+def _reduced_basis(
+    basis: FloatArray, values: FloatArray, u0: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Orthonormal basis ``Q`` ``(n, d)`` of ``span(basis, U0)`` and ``Y``'s eigenvalues on it.
+
+    ``Q = [basis, Q2]`` with ``Q2`` spanning the part of ``U0`` orthogonal to ``basis`` (one
+    column-pivoted QR of that part, re-orthogonalized against ``basis``); ``Y`` is zero on
+    ``Q2``. Columns sorted by descending eigenvalue; ``d = K + rank((I - B B^T) U0) <= K + r``.
+    """
+    import scipy.linalg
+
+    perp = u0 - basis @ (basis.T @ u0)
+    q2, rr, _ = scipy.linalg.qr(perp, mode="economic", pivoting=True)
+    tol = max(perp.shape) * _EPS * max(float(np.abs(u0).max()), 1e-300)
+    rank = int(np.count_nonzero(np.abs(np.diag(rr)) > tol))
+    q2 = q2[:, :rank]
+    q2 = q2 - basis @ (basis.T @ q2)
+    q2, _ = np.linalg.qr(q2)
+    q = np.concatenate([basis, q2], axis=1)
+    lam = np.concatenate([values, np.zeros(rank)])
+    order = np.argsort(-lam, kind="stable")
+    return lam[order], q[:, order]
+
+
+def _rotate_clusters(lam: FloatArray, Phi: FloatArray, ut: FloatArray) -> None:
+    """In place: within each cluster of equal eigenvalues, rotate ``Phi`` (and ``ut``) so that
+    the cluster's rows of ``ut`` are orthogonal, with descending norms."""
+    for start, stop in eig_clusters(lam, eig_tol(lam)):
+        if stop - start > 1:
+            u, _, _ = np.linalg.svd(ut[start:stop], full_matrices=True)
+            Phi[:, start:stop] = Phi[:, start:stop] @ u
+            ut[start:stop] = u.T @ ut[start:stop]
+
+
+def _spectral_scales(L: FloatArray, rtol: float) -> FloatArray | None:
+    """``diag(W~0)`` if ``W~0 = L L^T`` is diagonal to ``rtol`` (relative), else ``None``.
+
+    Modes the init does not touch (rows of ``L`` set to zero by :func:`echelon_factor`) get an
+    exact zero scale.
+    """
+    d, m = L.shape
+    s = np.einsum("ij,ij->i", L, L)
+    scale = float(s.max()) if d else 0.0
+    if m == 0 or scale == 0.0:
+        return np.zeros(d)
+    # a spectral init has at most one entry per row and per column of L; check the cheap
+    # necessary condition first, then the off-diagonal of L L^T itself
+    big = np.abs(L) > np.sqrt(rtol * scale)
+    if np.any(big.sum(axis=1) > 1) or np.any(big.sum(axis=0) > 1):
+        return None
+    w0 = L @ L.T
+    w0[np.diag_indices(d)] = 0.0
+    if float(np.max(np.abs(w0))) > rtol * scale:
+        return None
+    return s
+
+
+def analyze(
+    Y: ArrayLike | tuple[Any, ...],
+    U0: ArrayLike,
+    spectral: bool | None = None,
+    basis_tol: float = 1e-10,
+) -> Structure:
+    """The set-up of :func:`mfflow.closed_form` on host float64 arrays.
+
+    Parameters
+    ----------
+    Y : (n, n) array or (basis (n, K), values (K,))
+    U0 : (n, r) array
+    spectral : bool or None
+        ``None`` detects, ``True`` requires, ``False`` refuses the spectral path.
+    basis_tol : float
+        Orthonormality tolerance of a factored target's basis.
+
+    Returns
+    -------
+    Structure
+    """
+    if spectral is not None and not isinstance(spectral, bool | np.bool_):
+        raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
+    if isinstance(Y, tuple):
+        basis, values = _low_rank_target(Y, basis_tol)
+        u0 = as_init(U0, basis.shape[0], "U0")
+        lam, phi = _reduced_basis(basis, values, u0)
+    else:
+        y = as_symmetric(Y, "Y")
+        u0 = as_init(U0, y.shape[0], "U0")
+        lam, phi = eigh_descending(y)
+    ut = phi.T @ u0  # (d, r)
+    _rotate_clusters(lam, phi, ut)
+    L = echelon_factor(ut)
+    r = u0.shape[1]
+    scales = _spectral_scales(L, SPECTRAL_RTOL) if spectral is not False else None
+    if scales is not None:
+        return Structure(lam, phi, "spectral", None, scales, r)
+    if spectral is True:
+        raise ValueError(
+            "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
+            f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
+        )
+    return Structure(lam, phi, "dense", L, None, r)

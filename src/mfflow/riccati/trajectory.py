@@ -1,0 +1,391 @@
+"""The lazy evaluator of an exact gradient-flow trajectory (built by :func:`mfflow.closed_form`).
+
+A :class:`Trajectory` holds what does not depend on ``t`` (:class:`~mfflow.riccati.structure.
+Structure`: the basis, the path, the init's factor), the scale ``alpha`` and a
+:class:`~mfflow.backend.Backend`; every evaluation calls the one kernel
+(:mod:`mfflow.riccati.kernel`) in that backend, chunk by chunk of time points, so memory is
+bounded by a chunk plus the output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..backend import NUMPY, Backend, to_numpy
+from ..linalg import eig_clusters, eig_tol
+from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
+from . import kernel
+from .spectrum import factor_eigvals
+from .structure import Path, Structure
+
+__all__ = ["LT_MAX", "Trajectory"]
+
+FloatArray = NDArray[np.float64]
+
+#: Largest ``max|lam| t`` evaluated: far beyond it every mode has converged (or decayed) to
+#: float64 precision, and ``e^{lam t}``'s exponent itself would overflow.
+LT_MAX = 1e300
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    r"""The exact gradient-flow trajectory ``W(t) = U(t) U(t)^T``, evaluated lazily.
+
+    Built by :func:`mfflow.closed_form` (do not construct it directly). Every method accepts a
+    scalar ``t`` (the time axis is then dropped) or a 1-D array of ``T`` times ``>= 0``.
+
+    Attributes
+    ----------
+    structure : Structure
+        The set-up: ``lam`` ``(d,)`` descending eigenvalues of ``Y`` on the basis ``Phi``
+        ``(n, d)``, the path and the init's factor (``d = n`` unless the target was given as a
+        low-rank factor, see :func:`mfflow.closed_form`).
+    alpha : float
+        Initialization scale.
+    backend_info : Backend
+        Namespace, dtype and device of the results: NumPy float64 by default; torch/JAX when
+        the inputs were such arrays (float32 inputs stay float32). The attributes ``lam``,
+        ``Phi``, ``L`` stay float64 NumPy arrays (the set-up runs on the host).
+    """
+
+    structure: Structure = field(repr=False)
+    alpha: float
+    backend_info: Backend = field(repr=False, default=NUMPY)
+    _dev: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.structure, Structure) or not isinstance(self.backend_info, Backend):
+            raise TypeError(
+                "Trajectory: build it with mfflow.closed_form(Y, U0, alpha), not directly"
+            )
+        object.__setattr__(self, "alpha", as_alpha(self.alpha))
+        b, st = self.backend_info, self.structure
+        dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
+        if st.path == "spectral":
+            assert st.scales is not None
+            keep = np.flatnonzero(st.scales > 0)
+            select = np.zeros((st.lam.size, keep.size))
+            select[keep, np.arange(keep.size)] = 1.0
+            with np.errstate(divide="ignore"):
+                dev["log_s"] = b.asarray(np.log(st.scales))
+            dev["select"] = b.asarray(select)
+        else:
+            assert st.L is not None
+            dev["L"] = b.asarray(st.L)
+        object.__setattr__(self, "_dev", dev)
+
+    # ---- what the set-up found ----------------------------------------------------------------
+    @property
+    def lam(self) -> FloatArray:
+        """Eigenvalues of ``Y`` on the basis ``Phi``, descending: ``(d,)``."""
+        return self.structure.lam
+
+    @property
+    def Phi(self) -> FloatArray:
+        """Orthonormal basis ``(n, d)``: eigenvectors of ``Y``, matching ``lam``."""
+        return self.structure.Phi
+
+    @property
+    def path(self) -> Path:
+        """``"spectral"`` (per-mode logistic curves) or ``"dense"`` (``m x m`` solves)."""
+        return self.structure.path
+
+    @property
+    def L(self) -> FloatArray | None:
+        """Dense path: lower echelon ``(d, m)`` with ``Phi^T U0 U0^T Phi = L L^T``."""
+        return self.structure.L
+
+    @property
+    def scales(self) -> FloatArray | None:
+        """Spectral path: ``s`` ``(d,)`` with ``Phi^T U0 U0^T Phi = diag(s)``."""
+        return self.structure.scales
+
+    @property
+    def backend(self) -> str:
+        """The array library evaluations return: ``"numpy"``, ``"torch"`` or ``"jax"``."""
+        return self.backend_info.name
+
+    @property
+    def n(self) -> int:
+        """Size of the target."""
+        return int(self.Phi.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """``d``: dimension of the subspace the dynamics live in (``n`` unless reduced)."""
+        return int(self.lam.size)
+
+    @property
+    def reduced(self) -> bool:
+        """Whether the dynamics were reduced to a ``d < n`` dimensional subspace."""
+        return self.dim < self.n
+
+    @property
+    def rank(self) -> int:
+        """``m``: columns of the factor, ``rank W(t) = rank W0 = m`` for every ``t``."""
+        if self.path == "spectral":
+            assert self.scales is not None
+            return int(np.count_nonzero(self.scales > 0))
+        assert self.L is not None
+        return int(self.L.shape[1])
+
+    @cached_property
+    def init_singular_values(self) -> FloatArray:
+        """Singular values of ``U0`` (in the basis ``Phi``), descending: ``(min(d, r),)``.
+
+        ``W~0 = Phi^T U0 U0^T Phi`` has eigenvalues their squares; rank deficiency gives zeros.
+        """
+        out = np.zeros(min(self.dim, self.structure.r))
+        if self.path == "spectral":
+            assert self.scales is not None
+            s = np.sort(np.sqrt(self.scales))[::-1][: out.size]
+        else:
+            assert self.L is not None
+            s = np.linalg.svd(self.L, compute_uv=False) if self.L.shape[1] else np.zeros(0)
+        out[: s.size] = s
+        return out
+
+    @property
+    def Y(self) -> Any:
+        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only)."""
+        return self.backend_info.asarray((self.Phi * self.lam) @ self.Phi.T)
+
+    def with_alpha(self, alpha: float) -> Trajectory:
+        """The same problem at another initialization scale, without redoing the set-up.
+
+        The eigendecomposition of ``Y`` and the factor of ``U0`` do not depend on ``alpha``::
+
+            base = closed_form(Y, U0, 1.0)
+            curves = {a: base.with_alpha(a).eigvals(t) for a in (1e-2, 1e-6, 1e-12)}
+        """
+        return Trajectory(self.structure, as_alpha(alpha), self.backend_info)
+
+    def describe(self) -> str:
+        """One line saying which exact evaluation this trajectory uses and why it is cheap."""
+        what = {
+            "spectral": "per-mode logistic curves (spectral init), O(d) per time point",
+            "dense": f"{self.rank}x{self.rank} Cholesky solve per time point",
+        }[self.path]
+        where = (
+            f"in the {self.dim}-dimensional subspace span(Y's range, U0) of R^{self.n}"
+            if self.reduced
+            else f"in the eigenbasis of Y (n = {self.n})"
+        )
+        b = self.backend_info
+        if b.name != "numpy":
+            where += f", evaluated by {b.name} ({b.dtype_name}, {b.device})"
+        return f"{what}, {where}"
+
+    # ---- evaluation machinery ---------------------------------------------------------------
+    def _times(self, t: ArrayLike) -> tuple[FloatArray, bool]:
+        tt, scalar = as_times(to_numpy(t))
+        top = max(float(np.max(np.abs(self.lam))) if self.dim else 0.0, 1.0)
+        if tt.size and float(tt.max()) * top > LT_MAX:
+            raise ValueError(
+                f"t: expected max|lam| * t <= {LT_MAX:g} (every mode has converged to float64 "
+                f"precision far earlier; Trajectory.limit() is W(inf)), got t = {tt.max():g} "
+                f"with max|lam| = {top:g}"
+            )
+        return tt, scalar
+
+    def _factor_eig(self, tx: Any) -> Any:
+        """``F~(t)`` ``(T, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
+        b, dev = self.backend_info, self._dev
+        if self.path == "spectral":
+            vals = kernel.spectral_values(b, dev["lam"], dev["log_s"] + math.log(self.alpha), tx)
+            return b.xp.sqrt(vals)[:, :, None] * dev["select"][None, :, :]
+        return kernel.dense_factor(b, dev["lam"], dev["L"], math.log(self.alpha), tx)
+
+    def _map(self, t: ArrayLike, fn: Callable[[Any], Any], bytes_per_time: int) -> Any:
+        """``fn`` on chunks of the times, concatenated; the time axis dropped for scalar ``t``."""
+        b = self.backend_info
+        tt, scalar = self._times(t)
+        parts = []
+        with b.errstate():
+            for sl in kernel.chunks(tt.size, bytes_per_time):
+                parts.append(fn(b.asarray(tt[sl])))
+        out = parts[0] if len(parts) == 1 else b.xp.concat(parts, axis=0)
+        return out[0, ...] if scalar else out
+
+    def _bytes(self, *shape: int) -> int:
+        return 8 * math.prod(shape) * 4
+
+    # ---- evaluations ------------------------------------------------------------------------
+    def W_eig(self, t: ArrayLike) -> Any:
+        """``W~(t) = Phi^T W(t) Phi``: ``(d, d)`` for scalar t, else ``(T, d, d)``."""
+        xp = self.backend_info.xp
+
+        def fn(tx: Any) -> Any:
+            f = self._factor_eig(tx)
+            return f @ xp.matrix_transpose(f)
+
+        return self._map(t, fn, self._bytes(self.dim, max(self.dim, self.rank)))
+
+    def W(self, t: ArrayLike) -> Any:
+        """The product ``W(t) = U(t) U(t)^T``: ``(n, n)`` for scalar t, else ``(T, n, n)``."""
+        xp = self.backend_info.xp
+
+        def fn(tx: Any) -> Any:
+            f = self._dev["Phi"] @ self._factor_eig(tx)
+            return f @ xp.matrix_transpose(f)
+
+        return self._map(t, fn, self._bytes(self.n, max(self.n, self.rank)))
+
+    def factor(self, t: ArrayLike) -> Any:
+        """A factor ``F(t)`` ``(n, m)`` (or ``(T, n, m)``) with ``W(t) = F F^T``.
+
+        ``F`` equals the flow's ``U(t)`` up to a right orthogonal factor (and zero columns when
+        ``r > n``): the product, not the parametrization, is what the closed form determines.
+        """
+        return self._map(
+            t,
+            lambda tx: self._dev["Phi"] @ self._factor_eig(tx),
+            self._bytes(self.n, max(self.rank, 1)),
+        )
+
+    def mode_values(self, t: ArrayLike) -> Any:
+        """Components ``u_i^T W(t) u_i`` along the columns of ``Phi``: ``(d,)`` or ``(T, d)``.
+
+        Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
+        curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
+        """
+        b, dev = self.backend_info, self._dev
+
+        def fn(tx: Any) -> Any:
+            if self.path == "spectral":
+                log_scale = dev["log_s"] + math.log(self.alpha)
+                return kernel.spectral_values(b, dev["lam"], log_scale, tx)
+            f = self._factor_eig(tx)
+            return b.xp.sum(f * f, axis=-1)
+
+        return self._map(t, fn, self._bytes(self.dim, max(self.rank, 1)))
+
+    def eigvals(self, t: ArrayLike, k: int | None = None) -> Any:
+        """Eigenvalues of ``W(t)`` (= its singular values, ``W`` is PSD), descending.
+
+        Returns ``(n,)`` for scalar t, else ``(T, n)``; with ``k``, only the top ``k`` (``(T, k)``,
+        useful when ``n`` is large and ``W`` has rank ``<= d``). On the dense path they are the
+        squared singular values of the graded factor from LAPACK's preconditioned Jacobi SVD
+        (``dgejsv``, row pivoting), which keeps high *relative* accuracy for small eigenvalues.
+        With torch/JAX arrays they come from the backend's ``svdvals`` of the factor: accurate
+        relative to the largest one, not to each.
+        """
+        k = self.n if k is None else as_positive_int(k, "k")
+        if k > self.n:
+            raise ValueError(f"k: expected 1 <= k <= n = {self.n}, got {k}")
+        b, dev = self.backend_info, self._dev
+        xp = b.xp
+
+        def fn(tx: Any) -> Any:
+            if self.path == "spectral":
+                log_scale = dev["log_s"] + math.log(self.alpha)
+                vals = kernel.spectral_values(b, dev["lam"], log_scale, tx)
+                vals = -xp.sort(-vals, axis=1)[:, : min(k, self.dim)]
+                if vals.shape[1] < k:
+                    shape = (vals.shape[0], k - vals.shape[1])
+                    pad = xp.zeros(shape, dtype=b.dtype, device=b.device)
+                    vals = xp.concat([vals, pad], axis=1)
+                return vals
+            return factor_eigvals(b, self._factor_eig(tx), k)
+
+        return self._map(t, fn, self._bytes(self.dim, max(self.rank, 1)))
+
+    def loss(self, t: ArrayLike) -> Any:
+        r"""The paper's loss ``1/4 ||Y - W(t)||_F^2``: float for scalar t, else ``(T,)``.
+
+        Computed in the eigenbasis, ``1/4 ||diag(lam) - W~(t)||_F^2``. On the spectral path each
+        mode's residual ``lam_i - sigma_i(t)`` comes from the cancellation-free closed form; on
+        the dense path the difference is formed, so the loss of a converged run is accurate
+        absolutely (to ``~1e-16 ||Y||^2``), not relatively.
+        """
+        b, dev = self.backend_info, self._dev
+        xp = b.xp
+
+        def fn(tx: Any) -> Any:
+            if self.path == "spectral":
+                log_scale = dev["log_s"] + math.log(self.alpha)
+                res = kernel.spectral_residuals(b, dev["lam"], log_scale, tx)
+                return 0.25 * xp.sum(res**2, axis=1)
+            f = self._factor_eig(tx)
+            eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
+            w = f @ xp.matrix_transpose(f) - eye * dev["lam"][None, :]
+            return 0.25 * xp.sum(w**2, axis=(1, 2))
+
+        val = self._map(t, fn, self._bytes(self.dim, max(self.dim, self.rank)))
+        return float(val) if getattr(val, "ndim", 1) == 0 else val
+
+    def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
+        """``||W(t) - Z||`` in the spectral (``ord=2``) or Frobenius norm; float or ``(T,)``.
+
+        Parameters
+        ----------
+        Z : (n, n) symmetric array
+        t : float or (T,) array
+        ord : {2, "fro"}
+        """
+        z = as_symmetric(to_numpy(Z), "Z")
+        if z.shape != (self.n, self.n):
+            raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
+        if ord not in (2, "fro"):
+            raise ValueError(f"ord: expected 2 or 'fro', got {ord!r}")
+        b = self.backend_info
+        xp = b.xp
+        if self.reduced:  # Z may have parts outside the subspace: compare in R^n
+            zb, evaluate, size = b.asarray(z), self.W, self.n
+        else:
+            zb, evaluate, size = b.asarray(self.Phi.T @ z @ self.Phi), self.W_eig, self.dim
+
+        def fn(tx: Any) -> Any:
+            diff = evaluate(tx) - zb
+            if ord == 2:
+                return xp.max(xp.abs(xp.linalg.eigvalsh(diff)), axis=1)
+            return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
+
+        val = self._map(t, fn, self._bytes(size, size))
+        return float(val) if getattr(val, "ndim", 1) == 0 else val
+
+    def limit(self) -> Any:
+        r"""``W(inf) = lim_{t -> inf} W(t)``, ``(n, n)``, computed exactly (no large-t evaluation).
+
+        Modes with ``lam <= 0`` die out (zero modes like ``1/(2t)``). The positive eigenvalues are
+        visited in descending order, clusters of equal ones together: a cluster learns the part of
+        its rows of ``L`` (``W~0 = L L^T``) that is not already in the row space of the rows of
+        larger eigenvalues, so the limit on that block is ``lam`` times the projector onto that
+        part. For a generic init this is the best rank-``min(r, K+)`` approximation of ``Y``'s
+        positive part; for an init missing some eigen-directions those are skipped. Eigenvalues
+        within ``8 d eps max|lam|`` of each other (or of zero) are treated as equal (as zero):
+        their distinction would only show after ``t ~ 1e15`` time units.
+        """
+        d = self.dim
+        eps = np.finfo(np.float64).eps
+        tol_lam = eig_tol(self.lam)
+        w = np.zeros((d, d))
+        if self.path == "spectral":
+            assert self.scales is not None
+            keep = (self.lam > tol_lam) & (self.scales > 0)
+            w[np.diag_indices(d)] = np.where(keep, self.lam, 0.0)
+        else:
+            assert self.L is not None
+            L = self.L
+            m = L.shape[1]
+            tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))) if L.size else 0.0, 1e-300)
+            used = np.zeros((m, 0))
+            positive = int(np.count_nonzero(self.lam > tol_lam))  # a prefix: lam descends
+            for start, stop in eig_clusters(self.lam[:positive], tol_lam):
+                block = L[start:stop]
+                resid = block - (block @ used) @ used.T
+                u_s, sv, vt = np.linalg.svd(resid, full_matrices=False)
+                rank = int(np.count_nonzero(sv > tol))
+                if rank:
+                    q = u_s[:, :rank]
+                    root = np.sqrt(self.lam[start:stop])
+                    w[start:stop, start:stop] = (root[:, None] * (q @ q.T)) * root[None, :]
+                    used = np.linalg.qr(np.concatenate([used, vt[:rank].T], axis=1))[0]
+        return self.backend_info.asarray(self.Phi @ w @ self.Phi.T)
