@@ -64,7 +64,7 @@ from ..validation import as_alpha
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
 from .spectrum import AccuracyWarning
 from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor
-from .trajectory import LT_MAX, Trajectory
+from .trajectory import LT_MAX, Trajectory, TrajectoryBatch
 
 __all__ = [
     "LT_MAX",
@@ -73,6 +73,7 @@ __all__ = [
     "AccuracyWarning",
     "Structure",
     "Trajectory",
+    "TrajectoryBatch",
     "analyze",
     "closed_form",
     "echelon_factor",

@@ -57,6 +57,8 @@ CHUNK_BYTES = 8 * 2**20
 def chunks(T: int, bytes_per_time: int) -> Iterator[slice]:
     """Slices of ``range(T)`` whose working arrays take about :data:`CHUNK_BYTES` each."""
     step = max(1, CHUNK_BYTES // max(bytes_per_time, 1))
+    if T == 0:
+        yield slice(0, 0)
     for s in range(0, T, step):
         yield slice(s, min(s + step, T))
 
@@ -101,6 +103,11 @@ def _log_h(b: Backend, lam: Any, t: Any) -> Any:
     return 2.0 * neg[None, :] * t[:, None] + log_frac(b, lam, t)
 
 
+def _rows(x: Any) -> Any:
+    """``(d,)`` as ``(1, d)``; ``(T, d)`` unchanged (per-time-point rows)."""
+    return x[None, :] if x.ndim == 1 else x
+
+
 def spectral_values(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
     r"""Per-mode logistic curves ``sigma_i(t)`` (eq. 7): ``(T, d)``.
 
@@ -108,8 +115,9 @@ def spectral_values(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
     ----------
     lam : (d,) array
         Eigenvalues of ``Y`` (any sign).
-    log_scale : (d,) array
-        ``log(alpha s_i)``; ``-inf`` for modes the init does not touch.
+    log_scale : (d,) or (T, d) array
+        ``log(alpha s_i)`` (one row per time point when ``alpha`` varies along the batch);
+        ``-inf`` for modes the init does not touch.
     t : (T,) array
 
     Returns
@@ -118,7 +126,7 @@ def spectral_values(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
         ``1 / (e^{-2 lam_i t} / (alpha s_i) + h_i(t))``, in log space (``logaddexp``).
     """
     xp = b.xp
-    a = -2.0 * lam[None, :] * t[:, None] - log_scale[None, :]
+    a = -2.0 * lam[None, :] * t[:, None] - _rows(log_scale)
     return flushed_exp(b, -xp.logaddexp(a, _log_h(b, lam, t)))
 
 
@@ -132,16 +140,19 @@ def spectral_residuals(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
     """
     xp = b.xp
     sig = spectral_values(b, lam, log_scale, t)
-    touched = log_scale > -xp.inf
-    a = xp.where(touched, flushed_exp(b, xp.clip(log_scale, max=b.log_huge)), xp.zeros_like(lam))
-    log_q = log_scale[None, :] + log_growth(b, lam, t)
-    log_q = xp.where(touched[None, :], log_q, xp.full_like(log_q, -xp.inf))
-    stable = (lam - a)[None, :] / (1.0 + xp.exp(xp.clip(log_q, max=b.log_huge)))
+    ls = _rows(log_scale)
+    touched = ls > -xp.inf
+    a = xp.where(touched, flushed_exp(b, xp.clip(ls, max=b.log_huge)), xp.zeros_like(ls))
+    log_q = ls + log_growth(b, lam, t)
+    log_q = xp.where(touched, log_q, xp.full_like(log_q, -xp.inf))
+    stable = (lam[None, :] - a) / (1.0 + xp.exp(xp.clip(log_q, max=b.log_huge)))
     return xp.where(lam[None, :] > 0.0, stable, lam[None, :] - sig)
 
 
-def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: float, t: Any) -> Any:
+def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: Any, t: Any) -> Any:
     """``(R, e0, P, F0, at_zero)`` of the dense path for times ``t`` ``(k,)``.
+
+    ``log_alpha`` is a float or a ``(k, 1)`` array (one scale per time point).
 
     ``R`` ``(k, d, m)``: the column-scaled factor; ``e0`` ``(k, m)``: the ``alpha^{-1}`` term of
     ``M``'s diagonal; ``P = diag(r) R``; ``F0`` ``(k, d, m)``: the factor at ``t = 0``
@@ -156,7 +167,7 @@ def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: float, t: A
     zh = (pos[None, :] * t[:, None] + 0.5 * phi)[:, :, None] + log_abs_l[None, :, :]
     z0h = -0.5 * log_alpha
     refh = xp.max(zh, axis=1)
-    refh = xp.where(refh > z0h, refh, xp.full_like(refh, z0h))  # (k, m), finite
+    refh = xp.maximum(refh, xp.zeros_like(refh) + z0h)  # (k, m), finite
     sign = xp.sign(L)
     R = flushed_exp(b, zh - refh[:, None, :]) * sign[None, :, :]
     e0 = flushed_exp(b, 2.0 * (z0h - refh))
@@ -170,7 +181,7 @@ def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: float, t: A
     return R, e0, P, F0, at_zero
 
 
-def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
+def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
     """The stable factor ``F~ = S L C^{-T}``: ``(T, d, m)`` with ``W~(t) = F~ F~^T``.
 
     Parameters
@@ -179,7 +190,8 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
     lam : (d,) array, descending
     L : (d, m) array
         Lower echelon factor of ``W~0 = L L^T`` (:mod:`mfflow.riccati.structure`).
-    log_alpha : float
+    log_alpha : float or (T,) array
+        ``log alpha``, one per time point to evaluate several scales in one batch.
     t : (T,) array, ``t >= 0``
 
     Returns
@@ -192,8 +204,10 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: float, t: Any) -> Any:
     with b.errstate():
         log_abs_l = xp.log(xp.abs(L))  # -inf where L == 0
         parts = []
+        per_point = not isinstance(log_alpha, int | float)
         for sl in chunks(t.shape[0], 8 * 3 * d * max(m, 1)):
-            R, e0, P, F0, at_zero = _scaled(b, lam, L, log_abs_l, log_alpha, t[sl])
+            la = log_alpha[sl][:, None] if per_point else log_alpha
+            R, e0, P, F0, at_zero = _scaled(b, lam, L, log_abs_l, la, t[sl])
             if b.name == "numpy":
                 F = lapack.solve_scaled(R, e0, P)  # in place on P
             else:

@@ -55,18 +55,31 @@ def singular_values_relative(F: FloatArray) -> FloatArray:
     return np.linalg.svd(a, compute_uv=False)
 
 
-def factor_eigvals(b: Backend, F: Any, k: int) -> Any:
+def factor_eigvals(b: Backend, F: Any, k: int, algorithm: str = "svd") -> Any:
     """The top ``k`` eigenvalues of ``F F^T`` for a batch of factors ``F`` ``(T, d, m)``.
 
-    Returns ``(T, k)``, descending, zero-padded beyond ``min(d, m)``.
+    ``algorithm="svd"``: rows sorted by decreasing norm (the factor is graded by rows: modes
+    not yet learned, or decaying, have tiny rows), then one batched LAPACK SVD (``gesdd``:
+    Householder bidiagonalization and a bidiagonal SVD, which is relatively accurate).
+    ``"jacobi"``: :func:`singular_values_relative` per time point (``dgejsv``), whose relative
+    accuracy for graded matrices is guaranteed. Returns ``(T, k)``, descending, zero-padded
+    beyond ``min(d, m)``.
     """
     xp = b.xp
     T = F.shape[0]
     if b.name == "numpy":
         out = np.zeros((T, k))
-        for i in range(T):
-            sv = singular_values_relative(F[i])[:k]
-            out[i, : sv.size] = sv**2
+        if algorithm == "jacobi":
+            for i in range(T):
+                sv = singular_values_relative(F[i])[:k]
+                out[i, : sv.size] = sv**2
+            return out
+        if min(F.shape[1:]) == 0:
+            return out
+        order = np.argsort(-np.einsum("tij,tij->ti", F, F), axis=1, kind="stable")
+        sv = np.linalg.svd(np.take_along_axis(F, order[:, :, None], axis=1), compute_uv=False)
+        kk = min(k, sv.shape[1])
+        out[:, :kk] = sv[:, :kk] ** 2
         return out
     vals = xp.linalg.svdvals(F) ** 2 if min(F.shape[1:]) else xp.zeros((T, 0), dtype=b.dtype)
     vals = vals[:, :k]

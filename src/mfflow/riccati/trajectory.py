@@ -20,12 +20,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..backend import NUMPY, Backend, to_numpy
 from ..linalg import eig_clusters, eig_tol
+from ..parallel import map_chunks, num_threads, single_threaded_blas
 from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
 from . import kernel
 from .spectrum import factor_eigvals
 from .structure import Path, Structure
 
-__all__ = ["LT_MAX", "Trajectory"]
+__all__ = ["LT_MAX", "Trajectory", "TrajectoryBatch", "as_alphas"]
 
 FloatArray = NDArray[np.float64]
 
@@ -195,48 +196,134 @@ class Trajectory:
             )
         return tt, scalar
 
-    def _factor_eig(self, tx: Any) -> Any:
-        """``F~(t)`` ``(T, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
+    def _log_scale(self, la: Any) -> Any:
+        """``log(alpha s)``: ``(d,)`` for one scale, ``(k, d)`` for one per point."""
+        log_s = self._dev["log_s"]
+        return log_s + la if isinstance(la, float) else log_s[None, :] + la[:, None]
+
+    def _factor_eig(self, tx: Any, la: Any) -> Any:
+        """``F~(t)`` ``(k, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
         b, dev = self.backend_info, self._dev
         if self.path == "spectral":
-            vals = kernel.spectral_values(b, dev["lam"], dev["log_s"] + math.log(self.alpha), tx)
+            vals = kernel.spectral_values(b, dev["lam"], self._log_scale(la), tx)
             return b.xp.sqrt(vals)[:, :, None] * dev["select"][None, :, :]
-        return kernel.dense_factor(b, dev["lam"], dev["L"], math.log(self.alpha), tx)
+        return kernel.dense_factor(b, dev["lam"], dev["L"], la, tx)
 
-    def _map(self, t: ArrayLike, fn: Callable[[Any], Any], bytes_per_time: int) -> Any:
-        """``fn`` on chunks of the times, concatenated; the time axis dropped for scalar ``t``."""
+    def _evaluate(
+        self,
+        t: ArrayLike,
+        fn: Callable[[Any, Any], Any],
+        bytes_per_time: int,
+        alphas: FloatArray | None = None,
+    ) -> Any:
+        """``fn(times, log_alphas)`` on chunks of the evaluation points, concatenated.
+
+        Without ``alphas`` the points are the times (one scale, ``log_alphas`` a float) and the
+        time axis is dropped for a scalar ``t``; with ``alphas`` ``(A,)`` every (alpha, t) pair
+        is a point and the result gets a leading ``alpha`` axis. NumPy chunks run on
+        :func:`mfflow.parallel.num_threads` threads with single-threaded BLAS.
+        """
         b = self.backend_info
         tt, scalar = self._times(t)
-        parts = []
-        with b.errstate():
-            for sl in kernel.chunks(tt.size, bytes_per_time):
-                parts.append(fn(b.asarray(tt[sl])))
+        if alphas is None:
+            pts, la_all = tt, None
+        else:
+            pts = np.tile(tt, alphas.size)
+            la_all = np.repeat(np.log(alphas), tt.size)
+        slices = list(kernel.chunks(pts.size, bytes_per_time))
+        err = np.geterr()
+
+        def run(sl: slice) -> Any:
+            la = math.log(self.alpha) if la_all is None else b.asarray(la_all[sl])
+            with np.errstate(**err), b.errstate():
+                return fn(b.asarray(pts[sl]), la)
+
+        if b.name == "numpy":
+            with single_threaded_blas():
+                parts = map_chunks(run, slices, num_threads())
+        else:
+            parts = [run(sl) for sl in slices]
         out = parts[0] if len(parts) == 1 else b.xp.concat(parts, axis=0)
+        if alphas is not None:
+            out = b.xp.reshape(out, (alphas.size, tt.size, *out.shape[1:]))
+            return out[:, 0, ...] if scalar else out
         return out[0, ...] if scalar else out
 
     def _bytes(self, *shape: int) -> int:
         return 8 * math.prod(shape) * 4
 
-    # ---- evaluations ------------------------------------------------------------------------
+    # ---- evaluations, one per output (each is ``fn(times, log_alphas)``) ------------------------
+    def _W_eig(self, tx: Any, la: Any) -> Any:
+        f = self._factor_eig(tx, la)
+        return f @ self.backend_info.xp.matrix_transpose(f)
+
+    def _W(self, tx: Any, la: Any) -> Any:
+        f = self._dev["Phi"] @ self._factor_eig(tx, la)
+        return f @ self.backend_info.xp.matrix_transpose(f)
+
+    def _factor(self, tx: Any, la: Any) -> Any:
+        return self._dev["Phi"] @ self._factor_eig(tx, la)
+
+    def _mode_values(self, tx: Any, la: Any) -> Any:
+        b = self.backend_info
+        if self.path == "spectral":
+            return kernel.spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
+        f = self._factor_eig(tx, la)
+        return b.xp.sum(f * f, axis=-1)
+
+    def _eigvals(self, tx: Any, la: Any, k: int, algorithm: str) -> Any:
+        b = self.backend_info
+        xp = b.xp
+        if self.path == "spectral":
+            vals = kernel.spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
+            vals = -xp.sort(-vals, axis=1)[:, : min(k, self.dim)]
+            if vals.shape[1] < k:
+                pad = xp.zeros((vals.shape[0], k - vals.shape[1]), dtype=b.dtype, device=b.device)
+                vals = xp.concat([vals, pad], axis=1)
+            return vals
+        return factor_eigvals(b, self._factor_eig(tx, la), k, algorithm)
+
+    def _loss(self, tx: Any, la: Any) -> Any:
+        b, dev = self.backend_info, self._dev
+        xp = b.xp
+        if self.path == "spectral":
+            res = kernel.spectral_residuals(b, dev["lam"], self._log_scale(la), tx)
+            return 0.25 * xp.sum(res**2, axis=1)
+        f = self._factor_eig(tx, la)
+        eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
+        w = f @ xp.matrix_transpose(f) - eye * dev["lam"][None, :]
+        return 0.25 * xp.sum(w**2, axis=(1, 2))
+
+    def _distance(self, tx: Any, la: Any, zb: Any, ord: Literal[2, "fro"]) -> Any:
+        xp = self.backend_info.xp
+        diff = (self._W(tx, la) if self.reduced else self._W_eig(tx, la)) - zb
+        if ord == 2:
+            return xp.max(xp.abs(xp.linalg.eigvalsh(diff)), axis=1)
+        return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
+
+    def _distance_target(self, Z: ArrayLike, ord: Any) -> Any:
+        z = as_symmetric(to_numpy(Z), "Z")
+        if z.shape != (self.n, self.n):
+            raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
+        if ord not in (2, "fro"):
+            raise ValueError(f"ord: expected 2 or 'fro', got {ord!r}")
+        # Z may have parts outside a reduced subspace: then compare in R^n
+        return self.backend_info.asarray(z if self.reduced else self.Phi.T @ z @ self.Phi)
+
+    def _k(self, k: int | None) -> int:
+        k = self.n if k is None else as_positive_int(k, "k")
+        if k > self.n:
+            raise ValueError(f"k: expected 1 <= k <= n = {self.n}, got {k}")
+        return k
+
+    # ---- public evaluations -------------------------------------------------------------------
     def W_eig(self, t: ArrayLike) -> Any:
         """``W~(t) = Phi^T W(t) Phi``: ``(d, d)`` for scalar t, else ``(T, d, d)``."""
-        xp = self.backend_info.xp
-
-        def fn(tx: Any) -> Any:
-            f = self._factor_eig(tx)
-            return f @ xp.matrix_transpose(f)
-
-        return self._map(t, fn, self._bytes(self.dim, max(self.dim, self.rank)))
+        return self._evaluate(t, self._W_eig, self._bytes(self.dim, max(self.dim, self.rank)))
 
     def W(self, t: ArrayLike) -> Any:
         """The product ``W(t) = U(t) U(t)^T``: ``(n, n)`` for scalar t, else ``(T, n, n)``."""
-        xp = self.backend_info.xp
-
-        def fn(tx: Any) -> Any:
-            f = self._dev["Phi"] @ self._factor_eig(tx)
-            return f @ xp.matrix_transpose(f)
-
-        return self._map(t, fn, self._bytes(self.n, max(self.n, self.rank)))
+        return self._evaluate(t, self._W, self._bytes(self.n, max(self.n, self.rank)))
 
     def factor(self, t: ArrayLike) -> Any:
         """A factor ``F(t)`` ``(n, m)`` (or ``(T, n, m)``) with ``W(t) = F F^T``.
@@ -244,11 +331,7 @@ class Trajectory:
         ``F`` equals the flow's ``U(t)`` up to a right orthogonal factor (and zero columns when
         ``r > n``): the product, not the parametrization, is what the closed form determines.
         """
-        return self._map(
-            t,
-            lambda tx: self._dev["Phi"] @ self._factor_eig(tx),
-            self._bytes(self.n, max(self.rank, 1)),
-        )
+        return self._evaluate(t, self._factor, self._bytes(self.n, max(self.rank, 1)))
 
     def mode_values(self, t: ArrayLike) -> Any:
         """Components ``u_i^T W(t) u_i`` along the columns of ``Phi``: ``(d,)`` or ``(T, d)``.
@@ -256,46 +339,29 @@ class Trajectory:
         Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
         curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
         """
-        b, dev = self.backend_info, self._dev
+        return self._evaluate(t, self._mode_values, self._bytes(self.dim, max(self.rank, 1)))
 
-        def fn(tx: Any) -> Any:
-            if self.path == "spectral":
-                log_scale = dev["log_s"] + math.log(self.alpha)
-                return kernel.spectral_values(b, dev["lam"], log_scale, tx)
-            f = self._factor_eig(tx)
-            return b.xp.sum(f * f, axis=-1)
-
-        return self._map(t, fn, self._bytes(self.dim, max(self.rank, 1)))
-
-    def eigvals(self, t: ArrayLike, k: int | None = None) -> Any:
+    def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
         """Eigenvalues of ``W(t)`` (= its singular values, ``W`` is PSD), descending.
 
         Returns ``(n,)`` for scalar t, else ``(T, n)``; with ``k``, only the top ``k`` (``(T, k)``,
-        useful when ``n`` is large and ``W`` has rank ``<= d``). On the dense path they are the
-        squared singular values of the graded factor from LAPACK's preconditioned Jacobi SVD
-        (``dgejsv``, row pivoting), which keeps high *relative* accuracy for small eigenvalues.
-        With torch/JAX arrays they come from the backend's ``svdvals`` of the factor: accurate
-        relative to the largest one, not to each.
+        useful when ``n`` is large and ``W`` has rank ``<= d``).
+
+        On the dense path they are the squared singular values of the graded factor ``F~``
+        (:mod:`mfflow.riccati.spectrum`): ``algorithm="svd"`` (default) sorts its rows by norm
+        and runs one batched LAPACK SVD over the time points; ``"jacobi"`` runs LAPACK's
+        preconditioned Jacobi SVD (``dgejsv``) per time point, which *guarantees* high relative
+        accuracy for the small eigenvalues of a graded factor. Both agree to ~1e-14 relative
+        down to eigenvalues of 1e-300 in the tests (tests/test_eigvals.py). With torch/JAX
+        arrays the backend's ``svdvals`` is used (``algorithm`` must be ``"svd"``).
         """
-        k = self.n if k is None else as_positive_int(k, "k")
-        if k > self.n:
-            raise ValueError(f"k: expected 1 <= k <= n = {self.n}, got {k}")
-        b, dev = self.backend_info, self._dev
-        xp = b.xp
-
-        def fn(tx: Any) -> Any:
-            if self.path == "spectral":
-                log_scale = dev["log_s"] + math.log(self.alpha)
-                vals = kernel.spectral_values(b, dev["lam"], log_scale, tx)
-                vals = -xp.sort(-vals, axis=1)[:, : min(k, self.dim)]
-                if vals.shape[1] < k:
-                    shape = (vals.shape[0], k - vals.shape[1])
-                    pad = xp.zeros(shape, dtype=b.dtype, device=b.device)
-                    vals = xp.concat([vals, pad], axis=1)
-                return vals
-            return factor_eigvals(b, self._factor_eig(tx), k)
-
-        return self._map(t, fn, self._bytes(self.dim, max(self.rank, 1)))
+        kk = self._k(k)
+        algo = as_eig_algorithm(algorithm, self.backend_info)
+        return self._evaluate(
+            t,
+            lambda tx, la: self._eigvals(tx, la, kk, algo),
+            self._bytes(self.dim, max(self.rank, 1)),
+        )
 
     def loss(self, t: ArrayLike) -> Any:
         r"""The paper's loss ``1/4 ||Y - W(t)||_F^2``: float for scalar t, else ``(T,)``.
@@ -305,20 +371,7 @@ class Trajectory:
         the dense path the difference is formed, so the loss of a converged run is accurate
         absolutely (to ``~1e-16 ||Y||^2``), not relatively.
         """
-        b, dev = self.backend_info, self._dev
-        xp = b.xp
-
-        def fn(tx: Any) -> Any:
-            if self.path == "spectral":
-                log_scale = dev["log_s"] + math.log(self.alpha)
-                res = kernel.spectral_residuals(b, dev["lam"], log_scale, tx)
-                return 0.25 * xp.sum(res**2, axis=1)
-            f = self._factor_eig(tx)
-            eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
-            w = f @ xp.matrix_transpose(f) - eye * dev["lam"][None, :]
-            return 0.25 * xp.sum(w**2, axis=(1, 2))
-
-        val = self._map(t, fn, self._bytes(self.dim, max(self.dim, self.rank)))
+        val = self._evaluate(t, self._loss, self._bytes(self.dim, max(self.dim, self.rank)))
         return float(val) if getattr(val, "ndim", 1) == 0 else val
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
@@ -330,26 +383,39 @@ class Trajectory:
         t : float or (T,) array
         ord : {2, "fro"}
         """
-        z = as_symmetric(to_numpy(Z), "Z")
-        if z.shape != (self.n, self.n):
-            raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
-        if ord not in (2, "fro"):
-            raise ValueError(f"ord: expected 2 or 'fro', got {ord!r}")
-        b = self.backend_info
-        xp = b.xp
-        if self.reduced:  # Z may have parts outside the subspace: compare in R^n
-            zb, evaluate, size = b.asarray(z), self.W, self.n
-        else:
-            zb, evaluate, size = b.asarray(self.Phi.T @ z @ self.Phi), self.W_eig, self.dim
-
-        def fn(tx: Any) -> Any:
-            diff = evaluate(tx) - zb
-            if ord == 2:
-                return xp.max(xp.abs(xp.linalg.eigvalsh(diff)), axis=1)
-            return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
-
-        val = self._map(t, fn, self._bytes(size, size))
+        zb = self._distance_target(Z, ord)
+        size = self.n if self.reduced else self.dim
+        val = self._evaluate(
+            t, lambda tx, la: self._distance(tx, la, zb, ord), self._bytes(size, size)
+        )
         return float(val) if getattr(val, "ndim", 1) == 0 else val
+
+    def with_alphas(self, alphas: ArrayLike) -> TrajectoryBatch:
+        """The same problem at several initialization scales, evaluated in one batch.
+
+        Every (alpha, t) pair is one evaluation point of the same kernel call, so sweeps over
+        ``alpha`` (phase diagrams) cost one batched evaluation, not one per ``alpha``; results
+        equal those of :meth:`with_alpha` for each ``alpha``.
+
+        Parameters
+        ----------
+        alphas : (A,) array
+            Scales ``> 0``.
+
+        Returns
+        -------
+        TrajectoryBatch
+            Same methods as a trajectory, with a leading ``alpha`` axis.
+
+        Examples
+        --------
+        >>> import mfflow
+        >>> Y = mfflow.make_target([2.0, 1.0], seed=0)
+        >>> traj = mfflow.closed_form(Y, mfflow.gaussian_init(2, 2, seed=1), 1.0)
+        >>> traj.with_alphas([1e-2, 1e-6]).eigvals([0.0, 5.0]).shape
+        (2, 2, 2)
+        """
+        return TrajectoryBatch(self, as_alphas(alphas))
 
     def limit(self) -> Any:
         r"""``W(inf) = lim_{t -> inf} W(t)``, ``(n, n)``, computed exactly (no large-t evaluation).
@@ -389,3 +455,81 @@ class Trajectory:
                     w[start:stop, start:stop] = (root[:, None] * (q @ q.T)) * root[None, :]
                     used = np.linalg.qr(np.concatenate([used, vt[:rank].T], axis=1))[0]
         return self.backend_info.asarray(self.Phi @ w @ self.Phi.T)
+
+
+def as_alphas(alphas: Any) -> FloatArray:
+    """A non-empty 1-D array of scales ``alpha > 0`` (each checked like ``alpha``)."""
+    arr = np.atleast_1d(np.asarray(to_numpy(alphas), dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"alphas: expected a non-empty 1-D array of scales, got shape {arr.shape}")
+    return np.array([as_alpha(a, f"alphas[{i}]") for i, a in enumerate(arr)])
+
+
+def as_eig_algorithm(algorithm: Any, b: Backend) -> str:
+    """``"svd"`` or ``"jacobi"`` (NumPy only)."""
+    if algorithm not in ("svd", "jacobi"):
+        raise ValueError(f"algorithm: expected 'svd' or 'jacobi', got {algorithm!r}")
+    if algorithm == "jacobi" and b.name != "numpy":
+        raise ValueError(
+            f"algorithm: 'jacobi' (LAPACK dgejsv) needs NumPy arrays, the trajectory evaluates "
+            f"in {b.name}; use algorithm='svd'"
+        )
+    return str(algorithm)
+
+
+@dataclass(frozen=True, eq=False)
+class TrajectoryBatch:
+    """One trajectory at several scales ``alpha``: every method gets a leading ``alpha`` axis.
+
+    Built by :meth:`Trajectory.with_alphas`. ``batch.eigvals(t)`` is ``(A, T, n)`` and equals
+    ``np.stack([traj.with_alpha(a).eigvals(t) for a in alphas])``, computed in one batch.
+
+    Attributes
+    ----------
+    trajectory : Trajectory
+    alphas : (A,) array
+    """
+
+    trajectory: Trajectory
+    alphas: FloatArray
+
+    def W(self, t: ArrayLike) -> Any:
+        """``(A, n, n)`` or ``(A, T, n, n)``."""
+        tr = self.trajectory
+        return tr._evaluate(t, tr._W, tr._bytes(tr.n, max(tr.n, tr.rank)), self.alphas)
+
+    def W_eig(self, t: ArrayLike) -> Any:
+        """``(A, d, d)`` or ``(A, T, d, d)``."""
+        tr = self.trajectory
+        return tr._evaluate(t, tr._W_eig, tr._bytes(tr.dim, max(tr.dim, tr.rank)), self.alphas)
+
+    def mode_values(self, t: ArrayLike) -> Any:
+        """``(A, d)`` or ``(A, T, d)``."""
+        tr = self.trajectory
+        return tr._evaluate(t, tr._mode_values, tr._bytes(tr.dim, max(tr.rank, 1)), self.alphas)
+
+    def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
+        """``(A, k)`` or ``(A, T, k)`` (``k = n`` by default)."""
+        tr = self.trajectory
+        kk = tr._k(k)
+        algo = as_eig_algorithm(algorithm, tr.backend_info)
+        return tr._evaluate(
+            t,
+            lambda tx, la: tr._eigvals(tx, la, kk, algo),
+            tr._bytes(tr.dim, max(tr.rank, 1)),
+            self.alphas,
+        )
+
+    def loss(self, t: ArrayLike) -> Any:
+        """``(A,)`` or ``(A, T)``."""
+        tr = self.trajectory
+        return tr._evaluate(t, tr._loss, tr._bytes(tr.dim, max(tr.dim, tr.rank)), self.alphas)
+
+    def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
+        """``(A,)`` or ``(A, T)``."""
+        tr = self.trajectory
+        zb = tr._distance_target(Z, ord)
+        size = tr.n if tr.reduced else tr.dim
+        return tr._evaluate(
+            t, lambda tx, la: tr._distance(tx, la, zb, ord), tr._bytes(size, size), self.alphas
+        )
