@@ -41,7 +41,7 @@ rng = np.random.default_rng(0)
 # 1. verbatim evaluation --------------------------------------------------------------------
 lam = np.array([4.0, 3.0, 2.0, 1.0])
 Ut = rng.standard_normal((4, 4))
-for alpha, f in [(1e-2, 4.0), (1e-8, 1.0), (1e-30, 1.0)]:
+for alpha, f in [(1e-2, 4.0), (1e-8, 1.0), (1e-30, 1.0), (1e-30, 2.0)]:
     t = f * math.log(1 / alpha) / 2.0
     ref = to_np(mp_push(lam, Ut, alpha, t))
     errs = [rel(verbatim_full(lam, Ut, alpha, t), ref), rel(verbatim_push(lam, Ut, alpha, t), ref)]
@@ -154,6 +154,26 @@ for name, U in cases.items():
     ck.le(f"{name}: echelon factor keeps untouched modes exactly 0 (max |F~_i.|)", ech_zero, 0.0)
     ck.le(f"{name}: cond(M) / uniform bound (echelon)", ratio, 1.0)
 
+# 4b. what the installed mfflow does on an exact zero component (information only)
+try:
+    import mfflow  # type: ignore[import-not-found]
+except Exception as exc:
+    print(f"  info: mfflow not importable ({type(exc).__name__}); skipping its zero-row probe")
+else:
+    lam = np.array([4.0, 3.0, 2.0, 1.0])
+    U = np.random.default_rng(0).standard_normal((4, 4))
+    U[0] = 0.0
+    alpha = 1e-4
+    tk = math.log(1 / alpha) / 2
+    got = []
+    for f in (1.0, 2.0):
+        try:
+            w = mfflow.closed_form(np.diag(lam), U, alpha).W(f * tk)
+            got.append(f"{rel(w, to_np(mp_push(lam, U, alpha, f * tk))):.1e}")
+        except Exception as exc:
+            got.append(type(exc).__name__)
+    print(f"  info: mfflow.closed_form, zero row 0, alpha 1e-4, t = t_K, 2 t_K: {got}")
+
 # 5. flushing sub-normals --------------------------------------------------------------------
 lam = np.array([4.0, 3.0, 1.0, -60.0])
 U = rng.standard_normal((4, 4))
@@ -248,4 +268,28 @@ ck.ge(
     floor[1e-40, 1e-13] / floor[1e-30, 1e-13],
     10.0,
 )
+floors = []
+for seed in (3, 4, 5):  # 3 x 3, spectrum 3, 2, 1, alpha = 1e-40
+    rs = np.random.default_rng(seed)
+    lam3 = np.array([3.0, 2.0, 1.0])
+    phi3 = orthogonal(3, rs)
+    U3 = rs.standard_normal((3, 3))
+    L3 = echelon_factor(phi3.T @ U3)[0]
+    ts = np.linspace(0.05, 1.5, 60) * math.log(1e40) / 2
+    Us = ode_flow((phi3 * lam3) @ phi3.T, U3, 1e-40, ts, rtol=1e-13)
+    floors.append(
+        max(
+            rel(
+                Us[k] @ Us[k].T,
+                phi3 @ (lambda F: F @ F.T)(stable_factor(lam3, L3, 1e-40, t)) @ phi3.T,
+            )
+            for k, t in enumerate(ts)
+        )
+    )
+est3 = 1e-16 * 1e-40 ** (-(1 - 1 / 3) / 2)
+print(
+    f"  info: 3 x 3 (spectrum 3, 2, 1) ODE floors at alpha = 1e-40: {np.array(floors)}, "
+    f"estimate {est3:.1e}"
+)
+ck.le("3 x 3 ODE floors at alpha = 1e-40 / estimate (max over 3 problems)", max(floors) / est3, 1.0)
 ck.done()
