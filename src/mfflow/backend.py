@@ -21,7 +21,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["NUMPY", "Backend", "backend_of", "to_numpy"]
+__all__ = ["NUMPY", "Backend", "backend_of", "needs_grad", "to_host", "to_numpy"]
 
 
 def _is_foreign(x: Any) -> bool:
@@ -31,15 +31,57 @@ def _is_foreign(x: Any) -> bool:
     return bool(array_api_compat.is_array_api_obj(x)) and not array_api_compat.is_numpy_array(x)
 
 
-def to_numpy(x: Any) -> Any:
-    """A host NumPy copy of a torch/JAX array; anything else is returned unchanged."""
+def _jax_tracer(x: Any) -> bool:
+    if not array_api_compat.is_jax_array(x):
+        return False
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+def to_host(x: Any) -> Any:
+    """A detached host NumPy copy of a torch/JAX array (the concrete value of a JAX tracer under
+    ``jax.grad``); ``None`` for an abstract JAX tracer (under ``jax.jit``); anything else is
+    returned unchanged."""
     if not _is_foreign(x):
         return x
     if array_api_compat.is_torch_array(x):
         return x.detach().cpu().numpy()
     if array_api_compat.is_jax_array(x):
-        return np.asarray(x)
+        if not _jax_tracer(x):
+            return np.asarray(x)
+        from jax.extend.core import concrete_or_error
+
+        try:
+            return np.asarray(concrete_or_error(None, x))
+        except Exception:  # jax's ConcretizationTypeError: an abstract value under jit
+            return None
     return np.asarray(array_api_compat.to_device(x, "cpu"))  # pragma: no cover - other libraries
+
+
+def to_numpy(x: Any) -> Any:
+    """A host NumPy copy of a torch/JAX array; anything else is returned unchanged.
+
+    Raises
+    ------
+    TypeError
+        For an abstract JAX value (under ``jax.jit``), which has no value yet.
+    """
+    out = to_host(x)
+    if out is None:
+        raise TypeError(
+            "expected a concrete array, got an abstract JAX tracer (under jax.jit): this "
+            "computation needs the values"
+        )
+    return out
+
+
+def needs_grad(x: Any) -> bool:
+    """Whether a gradient may flow through ``x``: a torch tensor with ``requires_grad`` or a JAX
+    tracer (under ``jax.grad``/``jax.jit``/``jax.vmap``). Plain arrays and numbers: ``False``."""
+    if array_api_compat.is_torch_array(x):
+        return bool(x.requires_grad)
+    return _jax_tracer(x)
 
 
 class Backend:
@@ -78,6 +120,7 @@ class Backend:
             self.device = None
             self.dtype = xp.float64
         else:
+            _check_supported(like)
             self.device = array_api_compat.device(like)
             self.dtype = xp.float32 if like.dtype == xp.float32 else xp.float64
         info = np.finfo(np.float32 if self.dtype == xp.float32 else np.float64)
@@ -91,12 +134,31 @@ class Backend:
         return "float32" if self.dtype == self.xp.float32 else "float64"
 
     def asarray(self, a: Any) -> Any:
-        """``a`` (NumPy or scalar) in this namespace, dtype and device."""
+        """``a`` (NumPy, scalar, or an array of this namespace) in this namespace, dtype and
+        device; an array of this namespace keeps its autograd graph / trace."""
         if self.name == "numpy":
             return np.asarray(a, dtype=np.float64)
+        if _is_foreign(a):
+            return self.xp.astype(a, self.dtype) if a.dtype != self.dtype else a
         return self.xp.asarray(
             np.asarray(a, dtype=np.float64), dtype=self.dtype, device=self.device
         )
+
+    def stop_gradient(self, x: Any) -> Any:
+        """``x`` as a constant for autograd (torch ``detach``, ``jax.lax.stop_gradient``)."""
+        if self.name == "torch":
+            return x.detach()
+        if self.name == "jax":
+            import jax
+
+            return jax.lax.stop_gradient(x)
+        return x
+
+    def index(self, idx: Any) -> Any:
+        """An integer index array (NumPy ``int64``) in this namespace and device."""
+        if self.name == "numpy":
+            return np.asarray(idx, dtype=np.int64)
+        return self.xp.asarray(np.asarray(idx, dtype=np.int64), device=self.device)
 
     @contextlib.contextmanager
     def errstate(self) -> Iterator[None]:
@@ -130,28 +192,59 @@ class Backend:
         return xp.stack(rows, axis=-2)
 
 
+def _check_supported(x: Any) -> None:
+    """Refuse, naming what is wrong, arrays the closed form cannot use."""
+    if array_api_compat.is_torch_array(x):
+        import torch
+
+        if x.is_sparse or x.layout != torch.strided:
+            raise TypeError(f"expected a dense (strided) tensor, got layout {x.layout}")
+        if x.device.type == "meta":
+            raise TypeError("expected a tensor with data, got one on the 'meta' device")
+        if x.is_complex():
+            raise TypeError(f"expected a real floating-point tensor, got dtype {x.dtype}")
+    dtype = str(getattr(x, "dtype", ""))
+    if any(low in dtype for low in ("bfloat16", "float16", "float8")):
+        raise TypeError(
+            f"expected float32 or float64 arrays, got dtype {dtype}: too few digits for "
+            "e^{lam t} exponents; convert to float32 or float64"
+        )
+
+
 #: The default backend: float64 NumPy on the host.
 NUMPY = Backend(array_api_compat.array_namespace(np.zeros(1)))
 
 
-def backend_of(*arrays: Any) -> Backend:
-    """The backend of the torch/JAX arrays among ``arrays``; :data:`NUMPY` if there are none.
+def backend_of(**arrays: Any) -> Backend:
+    """The backend of the torch/JAX arrays among the named ``arrays``; :data:`NUMPY` if none.
 
-    NumPy arrays may be mixed with one other namespace (e.g. a torch ``Y`` and a NumPy ``U0``
-    from :func:`mfflow.gaussian_init`): results come back in the other namespace.
+    NumPy arrays and numbers may be mixed with one other namespace (e.g. a torch ``Y`` and a
+    NumPy ``U0`` from :func:`mfflow.gaussian_init`): results come back in the other namespace.
 
     Raises
     ------
     TypeError
-        If arrays of different foreign namespaces are mixed.
+        Naming the argument: arrays of different foreign namespaces mixed, or an array the
+        closed form cannot use (sparse, on the meta device, complex, half precision).
     """
-    foreign = [a for a in arrays if _is_foreign(a)]
+    foreign = {name: a for name, a in arrays.items() if _is_foreign(a)}
     if not foreign:
         return NUMPY
+    names = ", ".join(foreign)
     try:
-        xp = array_api_compat.array_namespace(*foreign)
+        xp = array_api_compat.array_namespace(*foreign.values())
     except TypeError as exc:
         raise TypeError(
-            f"Y, U0: expected arrays of one library (NumPy, torch or JAX), got a mix: {exc}"
+            f"{names}: expected arrays of one library (NumPy, torch or JAX), got a mix: {exc}"
         ) from exc
-    return Backend(xp, foreign[0])
+    for name, a in foreign.items():
+        try:
+            _check_supported(a)
+        except TypeError as exc:
+            raise TypeError(f"{name}: {exc}") from None
+    like = (
+        next(a for a in foreign.values() if getattr(a, "ndim", 0) > 0)
+        if any(getattr(a, "ndim", 0) > 0 for a in foreign.values())
+        else next(iter(foreign.values()))
+    )
+    return Backend(xp, like)

@@ -55,12 +55,14 @@ Gradient Flow on Overparameterized Matrix Factorization", arXiv:2508.20344 (2025
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from numpy.typing import ArrayLike
 
-from ..backend import backend_of, to_numpy
+from ..backend import backend_of, needs_grad, to_host, to_numpy
 from ..validation import as_alpha
+from .differentiable import check_differentiable, differentiable_arrays
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
 from .spectrum import AccuracyWarning
 from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor
@@ -90,6 +92,7 @@ def closed_form(
     alpha: float,
     *,
     spectral: bool | None = None,
+    structure: Structure | None = None,
 ) -> Trajectory:
     r"""Exact gradient-flow trajectory of ``L(U) = 1/4 ||Y - U U^T||_F^2``.
 
@@ -108,6 +111,11 @@ def closed_form(
         ``None`` (default) detects a spectral init (``Phi^T U0 U0^T Phi`` diagonal to
         ``SPECTRAL_RTOL``) and then uses the ``O(n)`` per-mode formula; ``True`` requires it
         (``ValueError`` otherwise); ``False`` forces the general path.
+    structure : Structure, optional
+        The set-up's decisions computed beforehand by :func:`analyze` on concrete arrays
+        (``analyze(Y, U0, spectral=False)`` when ``Y`` or ``U0`` carry gradients). Needed to
+        build the trajectory *inside* ``jax.jit``, where ``Y`` and ``U0`` have no values yet:
+        the structure (shapes, path) is then static and only the numbers are traced.
 
     Returns
     -------
@@ -136,6 +144,15 @@ def closed_form(
     uses the backend's ``svdvals`` (LAPACK ``dgejsv``, with relative accuracy for tiny
     eigenvalues, is NumPy-only).
 
+    Gradients (:mod:`mfflow.riccati.differentiable`): with torch tensors that require grad, or
+    under ``jax.grad``/``jax.jit``/``jax.vmap``, every evaluation is differentiable with
+    respect to ``Y``, ``U0``, ``alpha`` (a 0-d tensor / JAX scalar) and ``t`` (a tensor / JAX
+    array). When ``Y`` or ``U0`` carry gradients the set-up's numbers are recomputed in their
+    namespace (``eigh``, QR) and the dense path is used; ``alpha`` enters through ``log alpha``
+    (gradients stay finite down to ``alpha = 1e-300``). Where no derivative exists in this form
+    (a repeated eigenvalue of ``Y`` with a gradient on ``Y``, an init missing an eigenvector
+    exactly, a factored target) a ``ValueError`` names the input before anything is computed.
+
     Examples
     --------
     >>> import numpy as np, mfflow
@@ -145,8 +162,38 @@ def closed_form(
     >>> traj.eigvals(50.0).round(6)
     array([3., 2., 1.])
     """
-    backend = backend_of(*(Y if isinstance(Y, tuple) else (Y,)), U0)
-    host_y = tuple(to_numpy(y) for y in Y) if isinstance(Y, tuple) else to_numpy(Y)
-    basis_tol = 1e-5 if backend.dtype_name == "float32" else 1e-10
-    structure = analyze(host_y, to_numpy(U0), spectral, basis_tol)
-    return Trajectory(structure, as_alpha(alpha), backend)
+    grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("alpha", alpha)) if needs_grad(x))
+    if isinstance(Y, tuple) and any(needs_grad(y) for y in Y):
+        grads = ("Y", *grads)
+    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if isinstance(Y, tuple) else {"Y": Y}
+    backend = backend_of(**parts, U0=U0, alpha=alpha)
+    shaped = "Y" in grads or "U0" in grads
+    if shaped and spectral is True:
+        raise ValueError(
+            f"spectral: True refused, {' and '.join(g for g in grads if g != 'alpha')} carry "
+            "gradients and the spectral formula has no derivative off the diagonal"
+        )
+    if structure is None:
+        host_y = tuple(to_host(y) for y in Y) if isinstance(Y, tuple) else to_host(Y)
+        host_u = to_host(U0)
+        abstract_y = any(y is None for y in host_y) if isinstance(host_y, tuple) else host_y is None
+        if host_u is None or abstract_y:
+            raise ValueError(
+                "structure: Y and U0 are abstract (under jax.jit) and the set-up needs their "
+                "values; pass structure=mfflow.riccati.analyze(Y, U0, spectral=False) computed "
+                "outside jit (static), or build the trajectory outside jit and jit its methods"
+            )
+        basis_tol = 1e-5 if backend.dtype_name == "float32" else 1e-10
+        structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol)
+    elif not isinstance(structure, Structure):
+        raise TypeError(f"structure: expected a Structure from analyze(), got {structure!r}")
+    check_differentiable(structure, grads, isinstance(Y, tuple))
+    arrays = None
+    if shaped:
+        arrays = differentiable_arrays(backend, structure, Y if "Y" in grads else None, U0)
+    if "alpha" in grads:
+        host_alpha = to_host(alpha)
+        a = as_alpha(host_alpha) if host_alpha is not None else math.nan
+        log_alpha = backend.xp.log(backend.asarray(alpha))
+        return Trajectory(structure, a, backend, grads, arrays, log_alpha)
+    return Trajectory(structure, as_alpha(to_numpy(alpha)), backend, grads, arrays)

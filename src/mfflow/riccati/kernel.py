@@ -32,6 +32,7 @@ substitution for small ``m``) behind the same call, :func:`dense_factor`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,20 +70,34 @@ def flushed_exp(b: Backend, x: Any) -> Any:
     return xp.where(x < b.log_tiny, xp.zeros_like(x), xp.exp(x))
 
 
+def _safe_times(b: Backend, t: Any) -> tuple[Any, Any]:
+    """``(t_safe, at_zero)``: ``t`` with zeros replaced by ones, and where they were.
+
+    Formulas with a removable singularity at ``t = 0`` (``log(1 - e^{-2 lam t})``) run on
+    ``t_safe`` and their ``t = 0`` entries are replaced afterwards: so no ``0 * inf`` enters
+    an autograd graph (a masked ``NaN`` gradient still poisons ``where``).
+    """
+    xp = b.xp
+    at_zero = t == 0.0
+    return xp.where(at_zero, xp.ones_like(t), t), at_zero
+
+
 def log_frac(b: Backend, lam: Any, t: Any) -> Any:
     """``log((1 - e^{-2|lam| t}) / |lam|)`` (``log(2t)`` at ``lam = 0``): ``(T, d)``, moderate.
 
     The bounded part of ``log g``; computed directly (``expm1``), never by subtracting
     ``2 lam t`` from a large number (that would cost ``eps * lam t`` absolute accuracy).
-    ``-inf`` at ``t = 0``.
+    ``-inf`` at ``t = 0`` (a constant there: its derivative is not the limit's).
     """
     xp = b.xp
+    ts, at_zero = _safe_times(b, t)
     alam = xp.abs(lam)
     zero = lam == 0.0
     safe = xp.where(zero, xp.ones_like(lam), alam)
-    frac = -xp.expm1(-2.0 * alam[None, :] * t[:, None]) / safe[None, :]
-    frac = xp.where(zero[None, :], 2.0 * t[:, None] + xp.zeros_like(frac), frac)
-    return xp.log(frac)
+    frac = -xp.expm1(-2.0 * alam[None, :] * ts[:, None]) / safe[None, :]
+    frac = xp.where(zero[None, :], 2.0 * ts[:, None] + xp.zeros_like(frac), frac)
+    out = xp.log(frac)
+    return xp.where(at_zero[:, None], xp.full_like(out, -xp.inf), out)
 
 
 def log_growth(b: Backend, lam: Any, t: Any) -> Any:
@@ -123,11 +138,19 @@ def spectral_values(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
     Returns
     -------
     (T, d) array
-        ``1 / (e^{-2 lam_i t} / (alpha s_i) + h_i(t))``, in log space (``logaddexp``).
+        ``1 / (e^{-2 lam_i t} / (alpha s_i) + h_i(t))``, in log space (``logaddexp``). At
+        ``t = 0`` exactly it is the first-order expansion ``a + 2 a (lam - a) t``,
+        ``a = alpha s_i`` (exact in value and first derivatives; the log-space form has a
+        removable singularity there).
     """
     xp = b.xp
-    a = -2.0 * lam[None, :] * t[:, None] - _rows(log_scale)
-    return flushed_exp(b, -xp.logaddexp(a, _log_h(b, lam, t)))
+    ts, at_zero = _safe_times(b, t)
+    ls = _rows(log_scale)
+    a = -2.0 * lam[None, :] * ts[:, None] - ls
+    general = flushed_exp(b, -xp.logaddexp(a, _log_h(b, lam, ts)))
+    a0 = flushed_exp(b, xp.clip(ls, max=b.log_huge)) + xp.zeros_like(general)
+    start = a0 + 2.0 * a0 * (lam[None, :] - a0) * t[:, None]
+    return xp.where(at_zero[:, None], start, general)
 
 
 def spectral_residuals(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
@@ -140,45 +163,54 @@ def spectral_residuals(b: Backend, lam: Any, log_scale: Any, t: Any) -> Any:
     """
     xp = b.xp
     sig = spectral_values(b, lam, log_scale, t)
+    ts, at_zero = _safe_times(b, t)
     ls = _rows(log_scale)
     touched = ls > -xp.inf
     a = xp.where(touched, flushed_exp(b, xp.clip(ls, max=b.log_huge)), xp.zeros_like(ls))
-    log_q = ls + log_growth(b, lam, t)
+    log_q = ls + log_growth(b, lam, ts)
     log_q = xp.where(touched, log_q, xp.full_like(log_q, -xp.inf))
-    stable = (lam[None, :] - a) / (1.0 + xp.exp(xp.clip(log_q, max=b.log_huge)))
+    # 1 / (1 + e^{log_q}) = e^{-softplus(log_q)}: no overflow, no clipping of tiny values
+    stable = (lam[None, :] - a) * flushed_exp(b, -xp.logaddexp(xp.zeros_like(log_q), log_q))
+    stable = xp.where(at_zero[:, None], lam[None, :] - sig, stable)
     return xp.where(lam[None, :] > 0.0, stable, lam[None, :] - sig)
 
 
 def _scaled(b: Backend, lam: Any, L: Any, log_abs_l: Any, log_alpha: Any, t: Any) -> Any:
-    """``(R, e0, P, F0, at_zero)`` of the dense path for times ``t`` ``(k,)``.
+    """``(R, e0, P)`` of the dense path for times ``t > 0`` ``(k,)``.
 
     ``log_alpha`` is a float or a ``(k, 1)`` array (one scale per time point).
-
-    ``R`` ``(k, d, m)``: the column-scaled factor; ``e0`` ``(k, m)``: the ``alpha^{-1}`` term of
-    ``M``'s diagonal; ``P = diag(r) R``; ``F0`` ``(k, d, m)``: the factor at ``t = 0``
-    (``sqrt(alpha) L`` in the scaled variables); ``at_zero`` ``(k,)``.
     """
     xp = b.xp
     zero = xp.zeros_like(lam)
-    phi = log_frac(b, lam, t)  # (k, d), -inf at t = 0
+    phi = log_frac(b, lam, t)  # (k, d)
     pos = xp.where(lam > 0.0, lam, zero)
     neg = xp.where(lam < 0.0, lam, zero)
     # halved log-terms: 0.5 z_kj = max(lam, 0) t + 0.5 phi + log|L_kj|  (-inf on L's zeros)
     zh = (pos[None, :] * t[:, None] + 0.5 * phi)[:, :, None] + log_abs_l[None, :, :]
     z0h = -0.5 * log_alpha
     refh = xp.max(zh, axis=1)
-    refh = xp.maximum(refh, xp.zeros_like(refh) + z0h)  # (k, m), finite
-    sign = xp.sign(L)
-    R = flushed_exp(b, zh - refh[:, None, :]) * sign[None, :, :]
+    # (k, m), finite; a scaling that cancels exactly in W = F F^T, so a constant for autograd
+    # (its derivative would only add terms that cancel, with rounding, at ties of the max)
+    refh = b.stop_gradient(xp.maximum(refh, xp.zeros_like(refh) + z0h))
+    R = flushed_exp(b, zh - refh[:, None, :]) * xp.sign(L)[None, :, :]
     e0 = flushed_exp(b, 2.0 * (z0h - refh))
-    at_zero = t == 0.0
-    expo = xp.where(at_zero[:, None], xp.zeros_like(phi), neg[None, :] * t[:, None] - 0.5 * phi)
-    row = flushed_exp(b, expo)
-    row = xp.where(at_zero[:, None], xp.zeros_like(row), row)
+    row = flushed_exp(b, neg[None, :] * t[:, None] - 0.5 * phi)
     P = R * row[:, :, None]
     P = xp.where(xp.abs(P) < b.tiny, xp.zeros_like(P), P)
-    F0 = L[None, :, :] * xp.exp(-refh)[:, None, :]
-    return R, e0, P, F0, at_zero
+    return R, e0, P
+
+
+def _at_start(b: Backend, L: Any, A1: Any, A3: Any, log_alpha: Any, t: Any) -> Any:
+    """The factor at ``t = 0`` to first order: ``F0 + t (diag(lam) F0 - F0 F0^T F0)``,
+    ``F0 = sqrt(alpha) L``: ``(k, d, m)``, with ``A1 = diag(lam) L`` and ``A3 = L L^T L``
+    precomputed. Exact in value and first derivatives at ``t = 0`` (the flow
+    ``dU/dt = (Y - U U^T) U``), where the scaled form has a removable singularity."""
+    xp = b.xp
+    if isinstance(log_alpha, float):
+        s = math.exp(0.5 * log_alpha) + xp.zeros((t.shape[0], 1, 1), dtype=b.dtype, device=b.device)
+    else:
+        s = xp.exp(0.5 * log_alpha)[:, :, None]  # (k, 1, 1)
+    return s * L + t[:, None, None] * (s * A1 - s**3 * A3)
 
 
 def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
@@ -202,12 +234,18 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
     xp = b.xp
     d, m = L.shape
     with b.errstate():
-        log_abs_l = xp.log(xp.abs(L))  # -inf where L == 0
-        parts = []
+        nonzero = L != 0.0
+        log_abs_l = xp.where(
+            nonzero, xp.log(xp.abs(xp.where(nonzero, L, xp.ones_like(L)))), -xp.inf
+        )
         per_point = not isinstance(log_alpha, int | float)
+        A1 = lam[:, None] * L
+        A3 = L @ (xp.matrix_transpose(L) @ L)
+        parts = []
         for sl in chunks(t.shape[0], 8 * 3 * d * max(m, 1)):
-            la = log_alpha[sl][:, None] if per_point else log_alpha
-            R, e0, P, F0, at_zero = _scaled(b, lam, L, log_abs_l, la, t[sl])
+            la = log_alpha[sl][:, None] if per_point else float(log_alpha)
+            ts, at_zero = _safe_times(b, t[sl])
+            R, e0, P = _scaled(b, lam, L, log_abs_l, la, ts)
             if b.name == "numpy":
                 F = lapack.solve_scaled(R, e0, P)  # in place on P
             else:
@@ -217,5 +255,6 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
                 C = xp.linalg.cholesky(M)
                 F = xp.matrix_transpose(b.solve_lower(C, xp.matrix_transpose(P)))
             F = xp.where(xp.abs(F) < b.tiny, xp.zeros_like(F), F)
-            parts.append(xp.where(at_zero[:, None, None], F0, F))
+            start = _at_start(b, L, A1, A3, la, t[sl])
+            parts.append(xp.where(at_zero[:, None, None], start, F))
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..backend import NUMPY, Backend, to_numpy
+from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
 from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
@@ -49,16 +49,22 @@ class Trajectory:
         ``(n, d)``, the path and the init's factor (``d = n`` unless the target was given as a
         low-rank factor, see :func:`mfflow.closed_form`).
     alpha : float
-        Initialization scale.
+        Initialization scale (``nan`` when it is an abstract JAX value under ``jax.jit``).
     backend_info : Backend
         Namespace, dtype and device of the results: NumPy float64 by default; torch/JAX when
         the inputs were such arrays (float32 inputs stay float32). The attributes ``lam``,
         ``Phi``, ``L`` stay float64 NumPy arrays (the set-up runs on the host).
+    grad_inputs : tuple of str
+        The inputs (``"Y"``, ``"U0"``, ``"alpha"``) gradients flow from (torch
+        ``requires_grad``, JAX tracers); see :mod:`mfflow.riccati.differentiable`.
     """
 
     structure: Structure = field(repr=False)
     alpha: float
     backend_info: Backend = field(repr=False, default=NUMPY)
+    grad_inputs: tuple[str, ...] = ()
+    _arrays: dict[str, Any] | None = field(repr=False, default=None)
+    _log_alpha: Any = field(repr=False, default=None)
     _dev: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +72,8 @@ class Trajectory:
             raise TypeError(
                 "Trajectory: build it with mfflow.closed_form(Y, U0, alpha), not directly"
             )
-        object.__setattr__(self, "alpha", as_alpha(self.alpha))
+        if self._log_alpha is None:
+            object.__setattr__(self, "alpha", as_alpha(self.alpha))
         b, st = self.backend_info, self.structure
         dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
         if st.path == "spectral":
@@ -77,9 +84,11 @@ class Trajectory:
             with np.errstate(divide="ignore"):
                 dev["log_s"] = b.asarray(np.log(st.scales))
             dev["select"] = b.asarray(select)
+            dev["keep"] = keep
         else:
             assert st.L is not None
             dev["L"] = b.asarray(st.L)
+        dev.update(self._arrays or {})
         object.__setattr__(self, "_dev", dev)
 
     # ---- what the set-up found ----------------------------------------------------------------
@@ -166,7 +175,8 @@ class Trajectory:
             base = closed_form(Y, U0, 1.0)
             curves = {a: base.with_alpha(a).eigvals(t) for a in (1e-2, 1e-6, 1e-12)}
         """
-        return Trajectory(self.structure, as_alpha(alpha), self.backend_info)
+        grads = tuple(g for g in self.grad_inputs if g != "alpha")
+        return Trajectory(self.structure, as_alpha(alpha), self.backend_info, grads, self._arrays)
 
     def describe(self) -> str:
         """One line saying which exact evaluation this trajectory uses and why it is cheap."""
@@ -185,8 +195,17 @@ class Trajectory:
         return f"{what}, {where}"
 
     # ---- evaluation machinery ---------------------------------------------------------------
-    def _times(self, t: ArrayLike) -> tuple[FloatArray, bool]:
-        tt, scalar = as_times(to_numpy(t))
+    def _times(self, t: Any) -> tuple[Any, FloatArray | None, bool]:
+        """``(times, host_times, scalar)``: ``times`` 1-D in the backend (keeping a torch graph or
+        a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
+        b = self.backend_info
+        host = to_host(t)
+        if host is None:  # an abstract JAX value (jit): its shape is all there is to check
+            if getattr(t, "ndim", 0) > 1:
+                raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
+            native = b.xp.reshape(b.asarray(t), (-1,))
+            return native, None, t.ndim == 0
+        tt, scalar = as_times(host)
         top = max(float(np.max(np.abs(self.lam))) if self.dim else 0.0, 1.0)
         if tt.size and float(tt.max()) * top > LT_MAX:
             raise ValueError(
@@ -194,7 +213,11 @@ class Trajectory:
                 f"precision far earlier; Trajectory.limit() is W(inf)), got t = {tt.max():g} "
                 f"with max|lam| = {top:g}"
             )
-        return tt, scalar
+        if needs_grad(t):
+            native = b.xp.reshape(b.asarray(t), (-1,))
+        else:
+            native = tt if b.name == "numpy" else b.asarray(tt)
+        return native, tt, scalar
 
     def _log_scale(self, la: Any) -> Any:
         """``log(alpha s)``: ``(d,)`` for one scale, ``(k, d)`` for one per point."""
@@ -204,9 +227,13 @@ class Trajectory:
     def _factor_eig(self, tx: Any, la: Any) -> Any:
         """``F~(t)`` ``(k, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
         b, dev = self.backend_info, self._dev
+        xp = b.xp
         if self.path == "spectral":
             vals = kernel.spectral_values(b, dev["lam"], self._log_scale(la), tx)
-            return b.xp.sqrt(vals)[:, :, None] * dev["select"][None, :, :]
+            keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
+            pos = keep > 0.0
+            root = xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
+            return root[:, None, :] * dev["select"][None, :, :]
         return kernel.dense_factor(b, dev["lam"], dev["L"], la, tx)
 
     def _evaluate(
@@ -218,34 +245,42 @@ class Trajectory:
     ) -> Any:
         """``fn(times, log_alphas)`` on chunks of the evaluation points, concatenated.
 
-        Without ``alphas`` the points are the times (one scale, ``log_alphas`` a float) and the
-        time axis is dropped for a scalar ``t``; with ``alphas`` ``(A,)`` every (alpha, t) pair
-        is a point and the result gets a leading ``alpha`` axis. NumPy chunks run on
+        Without ``alphas`` the points are the times (one scale: ``log_alphas`` a float, or a
+        per-point backend array when ``alpha`` carries a gradient) and the time axis is dropped
+        for a scalar ``t``; with ``alphas`` ``(A,)`` every (alpha, t) pair is a point and the
+        result gets a leading ``alpha`` axis. NumPy chunks run on
         :func:`mfflow.parallel.num_threads` threads with single-threaded BLAS.
         """
         b = self.backend_info
-        tt, scalar = self._times(t)
+        xp = b.xp
+        native, _, scalar = self._times(t)
+        T = native.shape[0]
         if alphas is None:
-            pts, la_all = tt, None
+            pts, la_all = native, None
         else:
-            pts = np.tile(tt, alphas.size)
-            la_all = np.repeat(np.log(alphas), tt.size)
-        slices = list(kernel.chunks(pts.size, bytes_per_time))
+            pts = xp.reshape(xp.concat([native] * alphas.size), (-1,))
+            la_all = b.asarray(np.repeat(np.log(alphas), T))
+        slices = list(kernel.chunks(pts.shape[0], bytes_per_time))
         err = np.geterr()
 
         def run(sl: slice) -> Any:
-            la = math.log(self.alpha) if la_all is None else b.asarray(la_all[sl])
+            if la_all is not None:
+                la = la_all[sl]
+            elif self._log_alpha is not None:  # a 0-d backend value with a gradient
+                la = self._log_alpha + xp.zeros(pts[sl].shape, dtype=b.dtype, device=b.device)
+            else:
+                la = math.log(self.alpha)
             with np.errstate(**err), b.errstate():
-                return fn(b.asarray(pts[sl]), la)
+                return fn(pts[sl], la)
 
         if b.name == "numpy":
             with single_threaded_blas():
                 parts = map_chunks(run, slices, num_threads())
         else:
             parts = [run(sl) for sl in slices]
-        out = parts[0] if len(parts) == 1 else b.xp.concat(parts, axis=0)
+        out = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         if alphas is not None:
-            out = b.xp.reshape(out, (alphas.size, tt.size, *out.shape[1:]))
+            out = xp.reshape(out, (alphas.size, T, *out.shape[1:]))
             return out[:, 0, ...] if scalar else out
         return out[0, ...] if scalar else out
 
@@ -372,7 +407,7 @@ class Trajectory:
         absolutely (to ``~1e-16 ||Y||^2``), not relatively.
         """
         val = self._evaluate(t, self._loss, self._bytes(self.dim, max(self.dim, self.rank)))
-        return float(val) if getattr(val, "ndim", 1) == 0 else val
+        return _scalar_or_array(val, self.backend_info)
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
         """``||W(t) - Z||`` in the spectral (``ord=2``) or Frobenius norm; float or ``(T,)``.
@@ -388,7 +423,7 @@ class Trajectory:
         val = self._evaluate(
             t, lambda tx, la: self._distance(tx, la, zb, ord), self._bytes(size, size)
         )
-        return float(val) if getattr(val, "ndim", 1) == 0 else val
+        return _scalar_or_array(val, self.backend_info)
 
     def with_alphas(self, alphas: ArrayLike) -> TrajectoryBatch:
         """The same problem at several initialization scales, evaluated in one batch.
@@ -429,6 +464,12 @@ class Trajectory:
         within ``8 d eps max|lam|`` of each other (or of zero) are treated as equal (as zero):
         their distinction would only show after ``t ~ 1e15`` time units.
         """
+        shaped = [g for g in self.grad_inputs if g in ("Y", "U0")]
+        if shaped:
+            raise ValueError(
+                f"{', '.join(shaped)}: limit() is not differentiable (it is a projector, "
+                "piecewise constant in Y and U0); evaluate W(t) at a large t instead"
+            )
         d = self.dim
         eps = np.finfo(np.float64).eps
         tol_lam = eig_tol(self.lam)
@@ -533,3 +574,11 @@ class TrajectoryBatch:
         return tr._evaluate(
             t, lambda tx, la: tr._distance(tx, la, zb, ord), tr._bytes(size, size), self.alphas
         )
+
+
+def _scalar_or_array(val: Any, b: Backend) -> Any:
+    """A Python float for a 0-d NumPy result; backend arrays (which may carry a gradient or a
+    trace) are returned as they are."""
+    if b.name == "numpy" and getattr(val, "ndim", 1) == 0:
+        return float(val)
+    return val

@@ -60,10 +60,16 @@ def trajectory_of(
     if isinstance(Y, Trajectory):
         if U0 is not None or alpha is not None:
             raise TypeError("U0, alpha: pass either a built Trajectory or (Y, U0, alpha), not both")
-        return Y if Y.backend == "numpy" else Trajectory(Y.structure, Y.alpha)
-    if U0 is None or alpha is None:
-        raise TypeError("U0, alpha: required when Y is a target (or pass a built Trajectory)")
-    traj = closed_form(to_numpy(Y), to_numpy(U0), alpha)
+        traj = Y
+    else:
+        if U0 is None or alpha is None:
+            raise TypeError("U0, alpha: required when Y is a target (or pass a built Trajectory)")
+        traj = closed_form(Y, U0, alpha)
+    if traj.grad_inputs:
+        raise ValueError(
+            f"{', '.join(traj.grad_inputs)}: carry gradients, and the theorem's constants and "
+            "intervals are not differentiable (root finding, projections); pass detached arrays"
+        )
     return traj if traj.backend == "numpy" else Trajectory(traj.structure, traj.alpha)
 
 
