@@ -380,7 +380,7 @@ def deep_spectral_init(
         raise ValueError(f"scales: expected finite values >= 0, got {s}")
     p, _, qt = np.linalg.svd(y)
     c = s ** (1.0 / L)
-    rng = None if seed is None else np.random.defaultas_rng(seed)
+    rng = None if seed is None else as_rng(seed)
     inner = [np.eye(n) if rng is None else random_orthogonal(n, rng) for _ in range(L - 1)]
     left = [*inner, p]  # output basis of factor j
     right = [qt.T, *inner]  # input basis of factor j
