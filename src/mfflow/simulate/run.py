@@ -23,20 +23,30 @@ FloatArray = NDArray[np.float64]
 
 
 def _splitter(state: Factors) -> tuple[Any, Any]:
-    """``split(z) -> factors`` (views) and ``join(factors) -> z`` for the state's layout."""
+    """``split(z) -> factors`` (views) and ``join(factors) -> z`` for the state's layout.
+
+    ``z`` is ``(d,)`` or a stack ``(T, d)``; the RHS calls these on every evaluation, so the
+    one-factor layout (the paper's problem) gets the cheapest version.
+    """
     shapes = [f.shape for f in state]
-    sizes = [int(np.prod(s)) for s in shapes]
-    bounds = np.cumsum([0, *sizes])
+    if len(shapes) == 1:
+        (shape,) = shapes
+
+        def split_one(z: FloatArray) -> Factors:
+            return (z.reshape(*z.shape[:-1], *shape),)
+
+        def join_one(parts: Factors) -> FloatArray:
+            return parts[0].ravel()
+
+        return split_one, join_one
+    bounds = np.cumsum([0, *(int(np.prod(s)) for s in shapes)]).tolist()
+    spans = list(zip(bounds[:-1], bounds[1:], shapes, strict=True))
 
     def split(z: FloatArray) -> Factors:
-        return tuple(
-            z[..., a:b].reshape(*z.shape[:-1], *s)
-            for a, b, s in zip(bounds[:-1], bounds[1:], shapes, strict=True)
-        )
+        lead = z.shape[:-1]
+        return tuple(z[..., a:b].reshape(*lead, *s) for a, b, s in spans)
 
     def join(parts: Factors) -> FloatArray:
-        if len(parts) == 1:
-            return parts[0].ravel()
         return np.concatenate([p.ravel() for p in parts])
 
     return split, join
