@@ -159,7 +159,18 @@ def gaussian_pair_init(
 ) -> tuple[FloatArray, FloatArray]:
     """Independent Gaussian shapes ``U0 = scale_u G1``, ``V0 = scale_v G2``, entries ``N(0, 1/r)``.
 
-    Generically not lambda-balanced: use :func:`simulate_asymmetric_gf` for them.
+    Generically not lambda-balanced: simulate them (:func:`mfflow.simulate_asymmetric_gf`).
+
+    Returns
+    -------
+    U0 : (m, r) array
+    V0 : (n, r) array
+
+    Examples
+    --------
+    >>> U0, V0 = gaussian_pair_init(4, 3, 2, scale_u=2.0, seed=0)
+    >>> U0.shape, V0.shape
+    ((4, 2), (3, 2))
     """
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")

@@ -195,6 +195,15 @@ class FlowResult(SimulationResult):
     Derived, read-only: ``U``, ``V``, ``W``, ``loss``, ``singular_values``, ``recovery_error``,
     ``imbalance``, ``imbalance_drift``, ``relative_imbalance_drift``, ``transition_times(levels)``
     (see :class:`SimulationResult`); ``eta`` and ``steps`` are ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np, mfflow
+    >>> res = mfflow.simulate_gf(np.diag([2.0, 1.0]), np.eye(2), 1e-4, np.linspace(0, 20, 201))
+    >>> res.W.shape, res.singular_values[-1].round(6), res.method
+    ((201, 2, 2), array([2., 1.]), 'DOP853')
+    >>> res.transition_times([1.0, 0.5]).round(2)  # logistic: log(sigma/alpha - 1)/(2 sigma)
+    array([2.48, 4.61])
     """
 
     method: str
@@ -258,6 +267,13 @@ class DescentResult(SimulationResult):
         without one. A descent step changes ``D`` by ``O(eta^2)``.
 
     Derived, read-only, as for :class:`FlowResult`; ``method`` is ``"descent"``.
+
+    Examples
+    --------
+    >>> import numpy as np, mfflow
+    >>> res = mfflow.simulate_gd(np.diag([2.0, 1.0]), np.eye(2), 1e-4, 2.0, steps=[0, 2, 100])
+    >>> res.diverged, res.diverged_at, res.loss.round(3)  # step 100 never reached: NaN
+    (True, 9, array([1.25 , 1.185,   nan]))
     """
 
     steps: NDArray[np.int64]
