@@ -26,7 +26,6 @@ import mfflow
 from mfflow.simulate import (
     DescentResult,
     FlowResult,
-    Model,
     SimulationResult,
     SymmetricModel,
     run_descent,
@@ -391,13 +390,6 @@ def test_a_new_model_is_one_class() -> None:
             U = factors[0]
             return super().loss(factors) + 0.5 * self.lam * np.sum(U**2, axis=(-2, -1))
 
-        @property
-        def has_jacobian(self) -> bool:
-            return False
-
-        def stepper(self, state: tuple, eta: float) -> Callable[[], None]:
-            return Model.stepper(self, state, eta)
-
     Y = mfflow.make_target([3.0, 2.0, 1.0], seed=0)
     U0 = mfflow.gaussian_init(3, 3, seed=1)
     lam, alpha = 0.5, 1e-2
@@ -407,7 +399,10 @@ def test_a_new_model_is_one_class() -> None:
     exact = mfflow.closed_form(Y - lam * np.eye(3), U0, alpha).W(t)
     assert _rel(flow.W[1:], exact[1:]).max() < 1e-9
     gd = run_descent(model, model.as_init(U0), alpha, 1e-3, t=t)
-    assert _rel(gd.W[1:], exact[1:]).max() < 1e-2
+    plain_gd = mfflow.simulate_gd(Y - lam * np.eye(3), U0, alpha, 1e-3, t=t)
+    np.testing.assert_allclose(gd.W, plain_gd.W, rtol=1e-10, atol=1e-13)  # the same recursion
+    radau = run_flow(model, model.as_init(U0), alpha, t, method="Radau", rtol=1e-9)
+    assert _rel(radau.W[1:], exact[1:]).max() < 1e-6
     U = flow.U[-1]
     expected = 0.25 * np.sum((Y - U @ U.T) ** 2) + 0.5 * lam * np.sum(U**2)
     assert flow.loss[-1] == pytest.approx(expected, rel=1e-12)

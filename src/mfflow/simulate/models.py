@@ -306,16 +306,22 @@ class SymmetricModel(Model):
         return 0.5 * (w + _swap(w))  # exactly symmetric
 
     @property
+    def _plain(self) -> bool:
+        """The plain problem, which the analytic Jacobian and the buffered step implement: no
+        operator, and the gradient not overridden by a subclass (weight decay, ...)."""
+        return self.operator is None and type(self).neg_grad is SymmetricModel.neg_grad
+
+    @property
     def has_jacobian(self) -> bool:
-        return self.operator is None
+        return self._plain
 
     def jacobian(self, factors: Factors) -> FloatArray:
-        if self.operator is not None:
+        if not self._plain:
             return super().jacobian(factors)
         return flow_jacobian(self.Y, factors[0])
 
     def stepper(self, state: Factors, eta: float) -> Callable[[], None]:
-        if self.operator is not None:
+        if not self._plain:
             return super().stepper(state, eta)
         (U,) = state
         n, r = U.shape
