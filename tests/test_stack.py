@@ -301,10 +301,13 @@ def test_descent_options_validated_identically(
 def test_inputs_are_not_mutated(name: str) -> None:
     case = BY_NAME[name]
     before = [x.copy() for x in case.inputs]
-    flow = case.flow([0.0, 1.0])
-    gd = case.descent(1e-2, steps=[0, 100])
+    t, steps = np.array([0.0, 1.0]), np.array([0, 100])
+    flow = case.flow(t)
+    gd = case.descent(1e-2, steps=steps)
     for x, y in zip(case.inputs, before, strict=True):
         np.testing.assert_array_equal(x, y)
+    assert all(x.flags.writeable for x in (*case.inputs, t, steps))  # results are read-only
+    assert not np.shares_memory(flow.t, t) and not np.shares_memory(gd.steps, steps)
     for f in (*flow.factors, *gd.factors):
         assert not any(np.shares_memory(f, x) for x in case.inputs)
 

@@ -184,7 +184,7 @@ class Model(ABC):
     depth: int = 2
 
     def __init__(self, Y: ArrayLike, operator: MeasurementOperator | None = None) -> None:
-        self.Y = self.as_target(Y)
+        self.Y = np.array(self.as_target(Y))  # a copy: results read it later
         self.operator = None if operator is None else as_operator(operator, self.Y.shape)
         self.y = None if self.operator is None else self.operator.apply(self.Y)
 

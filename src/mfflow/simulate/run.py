@@ -95,7 +95,7 @@ def run_flow(
     array([0.01, 1.  ])
     """
     a = as_alpha(alpha)
-    tt = as_nonempty_times(t, "t")
+    tt = np.array(as_nonempty_times(t, "t"))  # a copy: the result makes it read-only
     start = model.start(init, a)
     scale = max(float(np.max(np.abs(f))) for f in start)
     opts = ode_options(method, rtol, atol, max_step, dense, scale=scale, t_end=float(tt.max()))
