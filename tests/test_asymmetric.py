@@ -315,6 +315,7 @@ def test_simulate_gf_and_gd_accept_the_asymmetric_problem() -> None:
     np.testing.assert_array_equal(via.V, direct.V)
     gd = mfflow.simulate_gd(Y, U0, 1e-2, 1e-2, steps=[0, 300], V0=V0)
     gd_direct = simulate_asymmetric_gd(Y, U0, V0, 1e-2, 1e-2, steps=[0, 300])
+    assert gd.W.shape == (2, 4, 3) and not gd.diverged
     np.testing.assert_array_equal(gd.U, gd_direct.U)
     np.testing.assert_array_equal(gd.V, gd_direct.V)
     dense = mfflow.simulate_gf(Y, U0, 1e-2, [0.0, 3.0], V0=V0, rtol=1e-11, dense=True)
