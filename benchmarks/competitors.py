@@ -238,7 +238,7 @@ def ode_ladder(
                 rungs,
                 best,
                 note=f"error stuck at ~{best:.1e} as rtol tightens: float64 rounding in the "
-                "unlearned components grows like e^{lam t} (MATH.md section 2)",
+                "unlearned components grows like e^{lam t} (docs/math.md §2)",
             )
         if time.perf_counter() > deadline:
             return _result("timeout", rungs, best, note=f"cap {cap:g} s reached")
@@ -297,7 +297,7 @@ def gd_ladder(
                 rungs,
                 min(best, err),
                 note=f"error fell by less than 10^{GD_MIN_ORDER:g} when eta shrank 10x: float64 "
-                "rounding floor (MATH.md section 2), not the O(eta) discretization error",
+                "rounding floor (docs/math.md §2), not the O(eta) discretization error",
             )
         best = min(best, err)
         k *= 10

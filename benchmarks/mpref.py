@@ -1,4 +1,4 @@
-"""A high-precision check of the closed form on small cases (mpmath; MATH.md section 2).
+"""A high-precision check of the closed form on small cases (mpmath; docs/math.md §9).
 
 The published formula (Min & Vidal, eq. 6) is evaluated verbatim, in the eigenbasis of ``Y``
 recomputed in multiple precision:

@@ -6,7 +6,7 @@ precision (``mp.eigsy``) and the *published* formula (Min & Vidal, eq. 6) is eva
     W~(t) = S alpha W~0 (I + alpha G W~0)^{-1} S,   S = diag(e^{lam t}),
     G = diag((e^{2 lam t} - 1) / lam)  (2t at lam = 0),
 
-with enough guard digits to survive its cancellation (MATH.md section 2). For a singular ``W0``
+with enough guard digits to survive its cancellation (docs/math.md §9). For a singular ``W0``
 (``r < n`` or a rank-deficient ``U0``) the ``r x r`` push-through form
 ``S U~0 (alpha^{-1} I_r + U~0^T G U~0)^{-1} U~0^T S`` is used instead. The per-mode logistic
 curve of a spectral init (eq. 7) has its own reference, :func:`logistic`.
@@ -88,7 +88,7 @@ def mp_eigh(Y: np.ndarray, dps: int) -> tuple[list, mp.matrix]:
 
 
 def guard_dps(log_alpha10: float, log_cond10: float, lam_max: float, t: float) -> int:
-    """Working digits for eq. 6 at time ``t``: MATH.md section 2's estimate plus margin.
+    """Working digits for eq. 6 at time ``t``: docs/math.md §9 estimate plus margin.
 
     ``log10(1/alpha) + log10 cond(W0) + 2 lam_max t / ln 10`` (the growth of ``alpha G W~0``
     that eq. 6 cancels against; ``lam_max = max |lam_i|``), and ``EXTRA_DPS`` more. That this is

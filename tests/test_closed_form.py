@@ -1,6 +1,6 @@
 """The closed form against an independent high-precision reference (tests/reference.py).
 
-One grid of problems (STYLE.md 7) runs through the same checks: sizes ``n in {2, 3, 5}``;
+One grid of problems runs through the same checks: sizes ``n in {2, 3, 5}``;
 inits with ``r < n``, ``r = n``, ``r > n`` and an exactly singular ``W0``; full-rank,
 rank-deficient and indefinite targets; ``alpha`` from ``1e-2`` down to ``1e-300``; times from 0
 to ten times the last transition time ``log(1/alpha) / (2 lam_min+)``.

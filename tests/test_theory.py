@@ -4,7 +4,7 @@ Independent checks: errors are recomputed with ``Trajectory.distance`` (a dense 
 ``W~(t) - Phi^T Z Phi``) against :func:`best_rank_k`, itself checked against an SVD truncation;
 transition times of a spectral init against the logistic curve's explicit inverse.
 
-What the numbers showed when this module was written (MATH.md section 3 asked us to check):
+What the numbers showed when this module was written (docs/math.md §4 has the derivation):
 
 * the slide's left ends ``log(c_eps/alpha)/(2 sigma_k)`` are false: the error there is
   ``sigma_k - O(c_eps)`` (4.0, 2.0, 1.0 for spectrum [4, 2, 1]: 10-40 times eps = 0.1);
@@ -206,7 +206,7 @@ def test_measured_transition_times_spectral_exact():
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[2]], ids=_case_id)
 def test_transition_delay_is_one_over_two_sigma(case):
-    """Delay per unit of log(1/alpha) is 1/(2 sigma_i) (MATH.md), not 1/sigma_i (the talk);
+    """Delay per unit of log(1/alpha) is 1/(2 sigma_i) (docs/math.md §4), not 1/sigma_i (the talk);
     measured minus log(1/alpha)/(2 sigma_i) stays O(1) as alpha shrinks."""
     Y, U0 = _problem(*case)
     sigma = np.array(case[0])

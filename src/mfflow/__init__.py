@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .asymmetric import AsymmetricFlowResult as AsymmetricFlowResult
-from .asymmetric import AsymmetricGDResult as AsymmetricGDResult
 from .asymmetric import AsymmetricLearningCurves as AsymmetricLearningCurves
 from .asymmetric import AsymmetricTrajectory as AsymmetricTrajectory
 from .asymmetric import ImbalanceStudy as ImbalanceStudy
@@ -19,12 +17,8 @@ from .asymmetric import gaussian_pair_init as gaussian_pair_init
 from .asymmetric import imbalance as imbalance
 from .asymmetric import imbalance_study as imbalance_study
 from .asymmetric import lambda_balanced_init as lambda_balanced_init
-from .asymmetric import simulate_asymmetric_gd as simulate_asymmetric_gd
-from .asymmetric import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .asymmetric import symmetrized_target as symmetrized_target
 from .curves import crossing_times as crossing_times
-from .deep import deep_descent as deep_descent
-from .deep import deep_flow as deep_flow
 from .deep import deep_mode_curve as deep_mode_curve
 from .deep import deep_mode_time as deep_mode_time
 from .deep import deep_random_init as deep_random_init
@@ -49,13 +43,19 @@ from .sensing import EntrySampling as EntrySampling
 from .sensing import GaussianSensing as GaussianSensing
 from .sensing import IdentityOperator as IdentityOperator
 from .sensing import MeasurementOperator as MeasurementOperator
-from .sensing import SensingResult as SensingResult
 from .sensing import curve_distance as curve_distance
 from .sensing import rip_constant as rip_constant
-from .sensing import sensing_descent as sensing_descent
-from .sensing import sensing_flow as sensing_flow
+from .simulate import AsymmetricFlowResult as AsymmetricFlowResult
+from .simulate import AsymmetricGDResult as AsymmetricGDResult
 from .simulate import FlowResult as FlowResult
 from .simulate import GDResult as GDResult
+from .simulate import SensingResult as SensingResult
+from .simulate import deep_descent as deep_descent
+from .simulate import deep_flow as deep_flow
+from .simulate import sensing_descent as sensing_descent
+from .simulate import sensing_flow as sensing_flow
+from .simulate import simulate_asymmetric_gd as simulate_asymmetric_gd
+from .simulate import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .simulate import simulate_gd as simulate_gd
 from .simulate import simulate_gf as simulate_gf
 from .sweep import SpecError as SpecError

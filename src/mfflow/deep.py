@@ -1,4 +1,4 @@
-r"""Deep matrix factorization ``W = W_L ... W_1``: simulators and the exact per-mode curves.
+r"""Deep matrix factorization ``W = W_L ... W_1``: the exact per-mode curves and the inits.
 
 Square factors ``W_j`` ``(n, n)``, depth ``L >= 2``, loss ``1/2 ||Y - W||_F^2`` (or
 ``1/2 ||A(W) - y||^2`` with a measurement operator, see :mod:`mfflow.sensing`), gradient flow
@@ -8,7 +8,10 @@ Square factors ``W_j`` ``(n, n)``, depth ``L >= 2``, loss ``1/2 ||Y - W||_F^2`` 
     \dot W_j = (W_L \cdots W_{j+1})^T \, R \, (W_{j-1} \cdots W_1)^T, \qquad
     R = Y - W \;\; (\text{or } \mathcal A^*(y - \mathcal A(W))),
 
-from ``W_j(0) = alpha^{1/L} F_j`` (shapes ``F_j``), so ``W(0) = alpha F_L ... F_1``.
+from ``W_j(0) = alpha^{1/L} F_j`` (shapes ``F_j``), so ``W(0) = alpha F_L ... F_1``. The flow and
+gradient descent of any init are simulated by the one stack of :mod:`mfflow.simulate`
+(:func:`mfflow.deep_flow`, :func:`mfflow.deep_descent`); this module holds what is exact for
+balanced spectral inits, and the inits.
 
 **Balanced spectral init.** With ``Y = P diag(sigma) Q^T`` (SVD) and
 ``F_1 = R_1 C Q^T``, ``F_j = R_j C R_{j-1}^T``, ``F_L = P C R_{L-1}^T``, ``C = diag(c^{1/L})``
@@ -63,6 +66,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -70,23 +74,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
+from . import simulate as _stack
 from .problems import random_orthogonal
-from .sensing import SensingResult, _as_operator, _fast, _integrate, _record
 from .validation import (
     Seed,
-    as_alpha,
     as_fraction,
-    as_matrix,
     as_positive_int,
-    as_positive_scalar,
     as_rng,
-    as_steps,
+    as_square,
     as_times,
 )
 
 __all__ = [
-    "deep_descent",
-    "deep_flow",
     "deep_mode_curve",
     "deep_mode_time",
     "deep_random_init",
@@ -95,6 +94,23 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+#: Names that moved to the simulation stack (:mod:`mfflow.simulate`); still readable here.
+_MOVED = ("deep_descent", "deep_flow")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"mfflow.deep.{name} moved to the simulation stack: use mfflow.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        value = getattr(_stack, name)
+        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.
 _U_MAX = 700.0
@@ -236,7 +252,8 @@ def deep_mode_curve(sigma: ArrayLike, s0: ArrayLike, L: int, t: ArrayLike) -> Fl
     -----
     ``t(s)`` is the closed form of the module docstring and ``s(t)`` its ``brentq`` inverse in
     the logit variable; ``sigma = 0`` uses ``s = s0 (1 + p L t s0^p)^{-1/p}``. Agreement with an
-    ODE solve of the deep network: 1e-11 to 1e-8 relative, limited by the ODE (tests/test_deep.py).
+    ODE solve of the deep network (:func:`mfflow.deep_flow`, ``rtol=1e-12``): 1e-12 to 1e-11
+    relative, limited by the ODE (tests/test_deep.py).
 
     Examples
     --------
@@ -340,13 +357,6 @@ def deep_transition_time(
 
 
 # ---- initializations ---------------------------------------------------------------------------
-def _as_square(Y: ArrayLike) -> FloatArray:
-    y = as_matrix(Y, "Y")
-    if y.shape[0] != y.shape[1]:
-        raise ValueError(f"Y: expected a square (n, n) matrix for square factors, got {y.shape}")
-    return y
-
-
 def deep_spectral_init(
     Y: ArrayLike, L: int, scales: ArrayLike | float = 1.0, seed: Seed = None
 ) -> FloatArray:
@@ -372,7 +382,7 @@ def deep_spectral_init(
     (L, n, n) array
         ``F[0]`` is ``F_1`` (applied first).
     """
-    y = _as_square(Y)
+    y = as_square(Y, "Y")
     L = as_positive_int(L, "L", minimum=2)
     n = y.shape[0]
     s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,))
@@ -393,213 +403,3 @@ def deep_random_init(n: int, L: int, seed: Seed = 0) -> FloatArray:
     L = as_positive_int(L, "L", minimum=2)
     rng = as_rng(seed)
     return rng.standard_normal((L, n, n)) / np.sqrt(n)
-
-
-# ---- simulators --------------------------------------------------------------------------------
-def _as_factors(value: Any, n: int) -> FloatArray:
-    arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"factors0: expected a real (L, n, n) array, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if arr.ndim != 3 or arr.shape[1:] != (n, n) or arr.shape[0] < 2:
-        raise ValueError(
-            f"factors0: expected shape (L, {n}, {n}) with L >= 2 to match Y, got {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("factors0: expected finite entries, got NaN or infinite entries")
-    return arr
-
-
-def _setup(
-    Y: ArrayLike, factors0: ArrayLike, alpha: float, operator: Any
-) -> tuple[FloatArray, FloatArray, float, Any, FloatArray, Any]:
-    y = _as_square(Y)
-    f0 = _as_factors(factors0, y.shape[0])
-    a = as_alpha(alpha)
-    if operator is None:
-        meas = y.ravel()
-
-        def residual(W: FloatArray) -> FloatArray:
-            return y - W
-
-        rec_apply = _flat
-    else:
-        op = _as_operator(operator, y.shape)
-        apply, adjoint = _fast(op)
-        meas = apply(y)
-
-        def residual(W: FloatArray) -> FloatArray:
-            return adjoint(meas - apply(W))
-
-        rec_apply = apply
-    return y, f0, a, residual, meas, rec_apply
-
-
-def _flat(W: FloatArray) -> FloatArray:
-    return W.reshape(*W.shape[:-2], -1)
-
-
-def _product(F: FloatArray) -> FloatArray:
-    W = F[0]
-    for j in range(1, F.shape[0]):
-        W = F[j] @ W
-    return W
-
-
-def _neg_grad(F: FloatArray, residual: Any) -> FloatArray:
-    """``dW_j = (W_L..W_{j+1})^T R (W_{j-1}..W_1)^T`` for all ``j``: ``(L, n, n)``."""
-    L, n, _ = F.shape
-    pre = [np.eye(n)]
-    for j in range(L):
-        pre.append(F[j] @ pre[-1])
-    R = residual(pre[-1])
-    out = np.empty_like(F)
-    suf = np.eye(n)  # W_L ... W_{j+2}
-    for j in range(L - 1, -1, -1):
-        out[j] = suf.T @ R @ pre[j].T
-        suf = suf @ F[j]
-    return out
-
-
-def deep_flow(
-    Y: ArrayLike,
-    factors0: ArrayLike,
-    alpha: float,
-    t: ArrayLike,
-    *,
-    operator: Any = None,
-    rtol: float = 1e-10,
-    atol: float | None = None,
-    method: str = "DOP853",
-) -> SensingResult:
-    r"""Gradient flow of the deep factorization ``W = W_L ... W_1`` by ``solve_ivp``.
-
-    Loss ``1/2 ||Y - W||_F^2`` (or ``1/2 ||A(W) - A(Y)||^2`` with ``operator``), factors from
-    ``W_j(0) = alpha^{1/L} F_j``.
-
-    Parameters
-    ----------
-    Y : (n, n) array
-        Target (need not be symmetric).
-    factors0 : (L, n, n) array
-        Shapes ``F_j`` (``F[0]`` applied first), e.g. :func:`deep_spectral_init` or
-        :func:`deep_random_init`; ``L >= 2``.
-    alpha : float
-        ``W(0) = alpha F_L ... F_1``.
-    t : float or (T,) array
-        Times ``>= 0`` to record.
-    operator : MeasurementOperator, optional
-        Sensing operator on ``(n, n)``; ``None`` is the identity (computed directly).
-    rtol, atol : float
-        Solver tolerances; ``atol`` defaults to ``rtol * min(1, alpha^{1/L} max|F|)``.
-    method : str
-        A ``solve_ivp`` method.
-
-    Returns
-    -------
-    SensingResult
-        ``kind="deep"``, ``depth=L``; the loss is ``1/2 ||A(W) - y||^2``.
-
-    Examples
-    --------
-    >>> import mfflow
-    >>> Y = mfflow.make_target([2.0, 1.0], n=3, seed=0)
-    >>> F = deep_spectral_init(Y, 3, scales=[1.0, 1.0, 0.0])
-    >>> res = deep_flow(Y, F, 1e-3, [0.0, 60.0])
-    >>> res.singular_values[-1].round(6)
-    array([2., 1., 0.])
-    """
-    y, f0, a, residual, meas, rec_apply = _setup(Y, factors0, alpha, operator)
-    tt, _ = as_times(t)
-    rtol = as_positive_scalar(rtol, "rtol")
-    L, n, _ = f0.shape
-    scale = a ** (1.0 / L)
-    if atol is None:
-        atol = rtol * min(1.0, max(scale * float(np.max(np.abs(f0))), 1e-300))
-    atol = as_positive_scalar(atol, "atol")
-
-    def rhs(_t: float, z: FloatArray) -> FloatArray:
-        return _neg_grad(z.reshape(L, n, n), residual).ravel()
-
-    zs = _integrate(rhs, scale * f0.ravel(), tt, rtol, atol, method)
-    Ws = np.stack([_product(z.reshape(L, n, n)) for z in zs]) if tt.size else np.empty((0, n, n))
-    sv, loss, err = _record(Ws, y, meas, rec_apply, 0.5)
-    return SensingResult(
-        t=tt,
-        singular_values=sv,
-        loss=loss,
-        recovery_error=err,
-        W=Ws,
-        kind="deep",
-        method="flow",
-        m=int(meas.size),
-        depth=L,
-    )
-
-
-def deep_descent(
-    Y: ArrayLike,
-    factors0: ArrayLike,
-    alpha: float,
-    eta: float,
-    steps: ArrayLike,
-    *,
-    operator: Any = None,
-) -> SensingResult:
-    r"""Gradient descent ``W_j <- W_j + eta (W_L..W_{j+1})^T R (W_{j-1}..W_1)^T`` (all ``j`` at
-    once), from ``W_j(0) = alpha^{1/L} F_j``; records at the given iterations.
-
-    Parameters
-    ----------
-    Y, factors0, alpha, operator
-        As in :func:`deep_flow`.
-    eta : float
-        Step size ``> 0``.
-    steps : int or (T,) int array
-        Iterations ``k >= 0`` to record (any order); ``t = k eta``.
-
-    Returns
-    -------
-    SensingResult
-        ``kind="deep"``, ``method="descent"``.
-
-    Examples
-    --------
-    >>> import mfflow
-    >>> Y = mfflow.make_target([2.0, 1.0], n=3, seed=0)
-    >>> res = deep_descent(Y, deep_random_init(3, 3, seed=0), 1e-3, 0.05, [0, 3000])
-    >>> res.singular_values[-1, :2].round(4)
-    array([2., 1.])
-    """
-    y, f0, a, residual, meas, rec_apply = _setup(Y, factors0, alpha, operator)
-    eta = as_positive_scalar(eta, "eta")
-    ks, _ = as_steps(steps, "steps")
-    L, n, _ = f0.shape
-    F = a ** (1.0 / L) * f0
-    Ws = np.empty((ks.size, n, n))
-    k = 0
-    for idx in np.argsort(ks, kind="stable"):
-        while k < ks[idx]:
-            with np.errstate(over="ignore", invalid="ignore"):
-                F = F + eta * _neg_grad(F, residual)
-            k += 1
-            if not np.all(np.isfinite(F)):
-                raise ValueError(
-                    f"eta: gradient descent diverged at step {k} with eta = {eta:g}; "
-                    "use a smaller step size"
-                )
-        Ws[idx] = _product(F)
-    sv, loss, err = _record(Ws, y, meas, rec_apply, 0.5)
-    return SensingResult(
-        t=ks * eta,
-        singular_values=sv,
-        loss=loss,
-        recovery_error=err,
-        W=Ws,
-        kind="deep",
-        method="descent",
-        m=int(meas.size),
-        depth=L,
-        eta=eta,
-        steps=ks,
-    )

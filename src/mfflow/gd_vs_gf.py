@@ -29,7 +29,7 @@ tests/test_gd_vs_gf.py). :func:`curvature` computes
 limit, which also covers indefinite symmetric targets (where the residual term adds
 ``|negative eigenvalues|``).
 
-Reference: MATH.md section 4 ("gradient descent versus gradient flow").
+Reference: docs/math.md §6 ("gradient descent versus the flow").
 """
 
 from __future__ import annotations
@@ -41,18 +41,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .asymmetric import (
-    LAMBDA_RTOL,
-    _as_problem,
-    _balance_of,
-    closed_form_asymmetric,
-    simulate_asymmetric_gd,
-    simulate_asymmetric_gf,
-)
+from .asymmetric import closed_form_asymmetric, is_lambda_balanced
 from .curves import crossing_times
 from .riccati import closed_form
-from .simulate import simulate_gd
-from .validation import as_alpha, as_init, as_positive_scalar, as_symmetric, as_times
+from .simulate import simulate_gd, simulate_gf
+from .validation import as_alpha, as_init, as_pair, as_positive_scalar, as_symmetric, as_times
 
 __all__ = [
     "CriticalStepSizes",
@@ -105,19 +98,14 @@ class _Problem:
         if self.symmetric:
             return closed_form(self.Y, self.U0, self.alpha).W(t)
         assert self.V0 is not None
-        _, dev, scale = _balance_of(self.U0, self.V0, LAMBDA_RTOL)
-        if dev <= LAMBDA_RTOL * scale:
+        if is_lambda_balanced(self.U0, self.V0):
             return closed_form_asymmetric(self.Y, self.U0, self.V0, self.alpha).W(t)
-        return simulate_asymmetric_gf(self.Y, self.U0, self.V0, self.alpha, t, rtol=1e-12).W
+        return simulate_gf(self.Y, self.U0, self.alpha, t, V0=self.V0, rtol=1e-12).W
 
     def gd(self, eta: float, t: FloatArray) -> tuple[FloatArray, FloatArray, bool]:
         """GD products at ``k = round(t / eta)``: ``(t_k, W_k, diverged)``."""
-        if self.symmetric:
-            res = simulate_gd(self.Y, self.U0, self.alpha, eta, t=t)
-            return res.t, res.W, res.diverged
-        assert self.V0 is not None
-        ares = simulate_asymmetric_gd(self.Y, self.U0, self.V0, self.alpha, eta, t=t)
-        return ares.t, ares.W, ares.diverged
+        res = simulate_gd(self.Y, self.U0, self.alpha, eta, t=t, V0=self.V0)
+        return res.t, res.W, res.diverged
 
     def limit_factors(self) -> tuple[FloatArray, FloatArray | None]:
         """Factors (up to a common right rotation) at the flow's limit, padded to ``r`` columns."""
@@ -135,11 +123,11 @@ class _Problem:
         if self.symmetric:
             return pad(closed_form(self.Y, self.U0, self.alpha).factor(t_big)), None
         assert self.V0 is not None
-        _, dev, scale = _balance_of(self.U0, self.V0, LAMBDA_RTOL)
-        if dev <= LAMBDA_RTOL * scale:
+        if is_lambda_balanced(self.U0, self.V0):
             fu, fv = closed_form_asymmetric(self.Y, self.U0, self.V0, self.alpha).factors(t_big)
             return pad(fu), pad(fv)
-        res = simulate_asymmetric_gf(self.Y, self.U0, self.V0, self.alpha, t_big)
+        res = simulate_gf(self.Y, self.U0, self.alpha, t_big, V0=self.V0)
+        assert res.V is not None
         return res.U[0], res.V[0]
 
     def best_rank(self, k: int) -> FloatArray:
@@ -157,7 +145,7 @@ def _problem(Y: ArrayLike, U0: ArrayLike, V0: ArrayLike | None, alpha: float) ->
     if V0 is None:
         y = as_symmetric(Y, "Y")
         return _Problem(y, as_init(U0, y.shape[0], "U0"), None, a)
-    y, u0, v0 = _as_problem(Y, U0, V0)
+    y, u0, v0 = as_pair(Y, U0, V0)
     return _Problem(y, u0, v0, a)
 
 
@@ -223,7 +211,7 @@ def curvature(Y: ArrayLike, U: ArrayLike, V: ArrayLike | None = None) -> float:
             d = d.reshape(n, r)
             cols.append(((u @ d.T + d @ u.T) @ u - res @ d).ravel())
     else:
-        y, u, v = _as_problem(Y, U, V)
+        y, u, v = as_pair(Y, U, V)
         m, r = u.shape
         n = v.shape[0]
         res = y - u @ v.T

@@ -1,4 +1,4 @@
-r"""Matrix sensing and completion: measurement operators and gradient-flow/descent simulators.
+r"""Matrix sensing and completion: the measurement operators, their RIP constant, curve distances.
 
 A measurement operator ``A`` maps an ``(n1, n2)`` matrix to ``m`` numbers. Every operator here is
 *normalized*: its rows are the raw sensing matrices divided by ``sqrt(m)``,
@@ -20,16 +20,21 @@ losses are
 
 and for the identity operator (``A(X) = vec X``, ``m = n1 n2``) they *are* the paper's
 ``1/4 ||Y - U U^T||_F^2`` and ``1/2 ||Y - U V^T||_F^2``: the sensing flow then equals
-:func:`mfflow.closed_form`'s flow (measured agreement ~1e-11, tests/test_sensing.py). Gradient flow:
+:func:`mfflow.closed_form`'s flow (measured agreement below 1e-12 relative at ``rtol=1e-12``,
+tests/test_sensing.py). Gradient flow:
 
 .. math::
 
     \dot U = \mathrm{sym}\big(\mathcal A^*(y - \mathcal A(U U^T))\big) U, \qquad
     \dot U = \mathcal A^*(r) V, \;\; \dot V = \mathcal A^*(r)^T U, \;\; r = y - \mathcal A(U V^T).
 
+The flows and descents of these losses are simulated by the one stack of
+:mod:`mfflow.simulate` (``simulate_gf(..., operator=A)``, :func:`mfflow.sensing_flow`,
+:func:`mfflow.sensing_descent`, :func:`mfflow.deep_flow`); this module holds the operators.
+
 Symmetric Gaussian sensing with ``m >~ n r`` satisfies the restricted isometry property (RIP) on
 rank-``r`` matrices w.h.p.; there is no closed form, so we simulate and compare with the
-identity-operator closed form as ``m`` grows (MATH.md section 4).
+identity-operator closed form as ``m`` grows (docs/math.md §7).
 
 Reference: H. Min and R. Vidal, arXiv:2508.20344 (2025), "future work"; B. Recht, M. Fazel and
 P. Parrilo, "Guaranteed minimum-rank solutions of linear matrix equations via nuclear norm
@@ -38,26 +43,19 @@ minimization", SIAM Review 52 (2010) (RIP of Gaussian operators).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+import warnings
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import solve_ivp
 
-from .curves import crossing_times
+from . import simulate as _stack
 from .validation import (
     Seed,
-    as_alpha,
     as_fraction,
-    as_init,
-    as_matrix,
+    as_operator,
     as_positive_int,
-    as_positive_scalar,
     as_rng,
-    as_steps,
-    as_symmetric,
-    as_times,
 )
 
 __all__ = [
@@ -65,15 +63,27 @@ __all__ = [
     "GaussianSensing",
     "IdentityOperator",
     "MeasurementOperator",
-    "SensingResult",
     "curve_distance",
     "rip_constant",
-    "sensing_descent",
-    "sensing_flow",
 ]
 
 FloatArray = NDArray[np.float64]
-Kind = Literal["symmetric", "asymmetric", "deep"]
+
+#: Names that moved to the simulation stack (:mod:`mfflow.simulate`); still readable here.
+_MOVED = ("SensingResult", "sensing_descent", "sensing_flow")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"mfflow.sensing.{name} moved to the simulation stack: use mfflow.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        value = getattr(_stack, name)
+        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---- operators ---------------------------------------------------------------------------------
@@ -319,20 +329,6 @@ class IdentityOperator(_Operator):
         return y.reshape(*y.shape[:-1], *self.shape).copy()
 
 
-def _as_operator(op: Any, shape: tuple[int, int] | None = None) -> Any:
-    if not isinstance(op, MeasurementOperator):
-        raise TypeError(
-            "operator: expected a measurement operator (apply, adjoint, m, n, shape, symmetric; "
-            f"e.g. mfflow.GaussianSensing), got {type(op).__name__}"
-        )
-    if shape is not None and tuple(op.shape) != tuple(shape):
-        raise ValueError(
-            f"operator: measures {op.shape[0]} x {op.shape[1]} matrices but the target has "
-            f"shape {shape}"
-        )
-    return op
-
-
 def _fast(op: Any) -> tuple[Any, Any]:
     """Unchecked ``(apply, adjoint)`` for the inner loops (checked once by the caller)."""
     if isinstance(op, _Operator):
@@ -370,7 +366,7 @@ def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Se
     >>> rip_constant(GaussianSensing(10, 2000, seed=0), rank=2) < 0.3
     True
     """
-    op = _as_operator(op)
+    op = as_operator(op, name="op")
     rank = as_positive_int(rank, "rank")
     trials = as_positive_int(trials, "trials")
     n1, n2 = op.shape
@@ -387,77 +383,11 @@ def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Se
     return float(np.max(np.abs(ratio - 1.0)))
 
 
-# ---- results -----------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class SensingResult:
-    """A simulated trajectory of a factorization (symmetric, asymmetric or deep).
-
-    Attributes
-    ----------
-    t : (T,) array
-        Times (for gradient descent ``t = k eta``).
-    singular_values : (T, min(n1, n2)) array
-        Singular values of the product ``W(t)``, descending.
-    loss : (T,) array
-        Training loss (``1/4 ||A(W) - y||^2`` symmetric, ``1/2 ||A(W) - y||^2`` otherwise).
-    recovery_error : (T,) array
-        ``||W(t) - Y||_F / ||Y||_F`` (``||W(t)||_F`` if ``Y = 0``).
-    W : (T, n1, n2) array
-        The product at each recorded time.
-    kind : {"symmetric", "asymmetric", "deep"}
-    method : {"flow", "descent"}
-    m : int
-        Number of measurements.
-    depth : int
-        Number of factors (2 for ``U U^T`` and ``U V^T``).
-    eta : float or None
-        Step size (descent only).
-    steps : (T,) int array or None
-        Iteration indices (descent only).
-    """
-
-    t: FloatArray
-    singular_values: FloatArray
-    loss: FloatArray
-    recovery_error: FloatArray
-    W: FloatArray
-    kind: Kind
-    method: Literal["flow", "descent"]
-    m: int
-    depth: int = 2
-    eta: float | None = None
-    steps: NDArray[np.int64] | None = None
-
-    def transition_times(self, levels: ArrayLike) -> FloatArray:
-        """First times the ``i``-th singular value reaches ``levels[i]``: ``(k,)``, NaN if never.
-
-        ``levels`` : ``(k,)`` array, ``k <= min(n1, n2)`` (the top ``k`` singular values are
-        used; e.g. half the target's top ``k``). Times are sorted first. See
-        :func:`crossing_times`.
-        """
-        lev = np.atleast_1d(np.asarray(levels, dtype=np.float64))
-        k = lev.size
-        if lev.ndim != 1 or k > self.singular_values.shape[1]:
-            raise ValueError(
-                f"levels: expected at most {self.singular_values.shape[1]} levels, got {lev.shape}"
-            )
-        order = np.argsort(self.t, kind="stable")
-        return crossing_times(self.t[order], self.singular_values[order, :k], lev)
-
-
-def _record(
-    Ws: FloatArray, Y: FloatArray, y: FloatArray, apply: Any, loss_factor: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    sv = np.linalg.svd(Ws, compute_uv=False)
-    res = apply(Ws) - y
-    loss = loss_factor * np.sum(res**2, axis=-1)
-    ny = float(np.linalg.norm(Y))
-    err = np.linalg.norm(Ws - Y, axis=(-2, -1)) / (ny if ny > 0 else 1.0)
-    return sv, loss, err
-
-
-def curve_distance(result: SensingResult, reference: Any) -> FloatArray:
+def curve_distance(result: Any, reference: Any) -> FloatArray:
     """Distance of simulated singular-value curves to a reference: ``(T,)``.
+
+    ``result`` is a :class:`mfflow.simulate.FlowResult` or ``DescentResult`` (anything with
+    ``t`` ``(T,)`` and ``singular_values`` ``(T, k)``).
 
     ``||s(t) - s_ref(t)||_2 / ||s_ref(inf)||_2`` at the result's times, where ``s_ref`` are the
     eigenvalue magnitudes of ``reference.W(t)`` (e.g. a :class:`mfflow.Trajectory` from
@@ -470,233 +400,3 @@ def curve_distance(result: SensingResult, reference: Any) -> FloatArray:
     k = min(ref_sv.shape[1], result.singular_values.shape[1])
     diff = result.singular_values[:, :k] - ref_sv[:, :k]
     return np.linalg.norm(diff, axis=1) / (scale if scale > 0 else 1.0)
-
-
-# ---- simulators --------------------------------------------------------------------------------
-def _setup(
-    operator: Any, Y: ArrayLike, U0: ArrayLike, V0: ArrayLike | None, alpha: float
-) -> tuple[Any, FloatArray, FloatArray, FloatArray | None, float]:
-    a = as_alpha(alpha)
-    if V0 is None:
-        y = as_symmetric(Y, "Y")
-        op = _as_operator(operator, y.shape)
-        u0 = as_init(U0, y.shape[0], "U0")
-        return op, y, u0, None, a
-    y = as_matrix(Y, "Y")
-    op = _as_operator(operator, y.shape)
-    u0 = as_init(U0, y.shape[0], "U0")
-    v0 = as_init(V0, y.shape[1], "V0")
-    if v0.shape[1] != u0.shape[1]:
-        raise ValueError(
-            f"V0: expected {u0.shape[1]} columns to match U0 {u0.shape}, got shape {v0.shape}"
-        )
-    return op, y, u0, v0, a
-
-
-def _grad_fn(op: Any, Y: FloatArray, sym: bool) -> tuple[Any, FloatArray]:
-    """``step(U, V) -> (dU, dV)``: the negative gradient, and ``y = A(Y)``."""
-    apply, adjoint = _fast(op)
-    y = apply(Y)
-
-    if sym:
-
-        def neg_grad(U: FloatArray, V: FloatArray | None) -> tuple[FloatArray, None]:
-            g = adjoint(y - apply(U @ U.T))
-            return 0.5 * (g + g.T) @ U, None
-
-        return neg_grad, y
-
-    def neg_grad_asym(U: FloatArray, V: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-        assert V is not None
-        g = adjoint(y - apply(U @ V.T))
-        return g @ V, g.T @ U
-
-    return neg_grad_asym, y
-
-
-def sensing_flow(
-    operator: MeasurementOperator,
-    Y: ArrayLike,
-    U0: ArrayLike,
-    alpha: float,
-    t: ArrayLike,
-    *,
-    V0: ArrayLike | None = None,
-    rtol: float = 1e-10,
-    atol: float | None = None,
-    method: str = "DOP853",
-) -> SensingResult:
-    r"""Gradient flow on the sensing loss, by ``scipy.integrate.solve_ivp``.
-
-    Symmetric (``V0=None``): ``dU/dt = sym(A*(y - A(U U^T))) U``, ``U(0) = sqrt(alpha) U0``,
-    the flow of ``1/4 ||A(U U^T) - y||^2``. Asymmetric: ``dU/dt = A*(r) V``,
-    ``dV/dt = A*(r)^T U``, ``r = y - A(U V^T)``, ``(U, V)(0) = sqrt(alpha) (U0, V0)``, the flow of
-    ``1/2 ||A(U V^T) - y||^2``. Here ``y = A(Y)``.
-
-    Parameters
-    ----------
-    operator : MeasurementOperator
-        Measuring ``Y``'s shape.
-    Y : (n, n) symmetric array, or (n1, n2) array if ``V0`` is given
-    U0 : (n, r) array
-    alpha : float
-        Initialization scale ``> 0``.
-    t : float or (T,) array
-        Times ``>= 0`` at which to record (any order; the result keeps it).
-    V0 : (n2, r) array, optional
-        Right factor's shape; given, the asymmetric factorization ``W = U V^T`` is simulated.
-    rtol, atol : float
-        Solver tolerances on the factor entries. ``atol`` defaults to
-        ``rtol * min(1, sqrt(alpha) max|U0|)`` so the small initial phase is resolved.
-    method : str
-        A ``solve_ivp`` method (``"DOP853"``, ``"RK45"``, ``"LSODA"``, ...).
-
-    Returns
-    -------
-    SensingResult
-        ``kind`` ``"symmetric"`` or ``"asymmetric"``, ``method="flow"``.
-
-    Examples
-    --------
-    >>> import numpy as np, mfflow
-    >>> Y = mfflow.make_target([2.0, 1.0], n=4, seed=0)
-    >>> U0 = mfflow.gaussian_init(4, 4, seed=1)
-    >>> res = sensing_flow(IdentityOperator(4), Y, U0, 1e-4, [0.0, 20.0])
-    >>> res.singular_values[-1, :2].round(6)
-    array([2., 1.])
-    """
-    op, y_mat, u0, v0, a = _setup(operator, Y, U0, V0, alpha)
-    tt, _ = as_times(t)
-    rtol = as_positive_scalar(rtol, "rtol")
-    sym = v0 is None
-    scale0 = np.sqrt(a) * float(
-        np.max(np.abs(u0)) if sym else max(np.abs(u0).max(), np.abs(v0).max())
-    )
-    if atol is None:
-        atol = rtol * min(1.0, max(scale0, 1e-300))
-    atol = as_positive_scalar(atol, "atol")
-    neg_grad, y = _grad_fn(op, y_mat, sym)
-    n1, r = u0.shape
-    nu = n1 * r
-    z0 = np.sqrt(a) * (u0.ravel() if sym else np.concatenate([u0.ravel(), v0.ravel()]))
-
-    def rhs(_t: float, z: FloatArray) -> FloatArray:
-        U = z[:nu].reshape(n1, r)
-        V = None if sym else z[nu:].reshape(-1, r)
-        dU, dV = neg_grad(U, V)
-        return dU.ravel() if sym else np.concatenate([dU.ravel(), dV.ravel()])
-
-    zs = _integrate(rhs, z0, tt, rtol, atol, method)
-    U = zs[:, :nu].reshape(-1, n1, r)
-    Ws = (
-        U @ np.swapaxes(U, 1, 2)
-        if sym
-        else U @ np.swapaxes(zs[:, nu:].reshape(-1, *v0.shape), 1, 2)
-    )
-    sv, loss, err = _record(Ws, y_mat, y, _fast(op)[0], 0.25 if sym else 0.5)
-    return SensingResult(
-        t=tt,
-        singular_values=sv,
-        loss=loss,
-        recovery_error=err,
-        W=Ws,
-        kind="symmetric" if sym else "asymmetric",
-        method="flow",
-        m=int(op.m),
-    )
-
-
-def _integrate(
-    rhs: Any, z0: FloatArray, tt: FloatArray, rtol: float, atol: float, method: str
-) -> FloatArray:
-    """States at the times ``tt`` (any order): ``(T, d)``."""
-    order = np.argsort(tt, kind="stable")
-    ts = tt[order]
-    out = np.empty((tt.size, z0.size))
-    t_end = float(ts[-1]) if ts.size else 0.0
-    if t_end == 0.0:
-        out[:] = z0
-        return out
-    sol = solve_ivp(rhs, (0.0, t_end), z0, method=method, t_eval=ts, rtol=rtol, atol=atol)
-    if sol.status != 0:
-        raise RuntimeError(f"solve_ivp ({method}) failed: {sol.message}")
-    out[order] = sol.y.T
-    return out
-
-
-def sensing_descent(
-    operator: MeasurementOperator,
-    Y: ArrayLike,
-    U0: ArrayLike,
-    alpha: float,
-    eta: float,
-    steps: ArrayLike,
-    *,
-    V0: ArrayLike | None = None,
-) -> SensingResult:
-    r"""Gradient descent on the sensing loss, recording at the given iterations.
-
-    ``U <- U + eta sym(A*(y - A(U U^T))) U`` (symmetric), or the simultaneous update
-    ``(U, V) <- (U + eta A*(r) V, V + eta A*(r)^T U)`` (asymmetric, ``V0`` given), from
-    ``sqrt(alpha) (U0, V0)``. Iterate ``k`` is compared with the flow at ``t = k eta``.
-
-    Parameters
-    ----------
-    operator, Y, U0, alpha, V0
-        As in :func:`sensing_flow`.
-    eta : float
-        Step size ``> 0``.
-    steps : int or (T,) int array
-        Iterations ``k >= 0`` to record (any order).
-
-    Returns
-    -------
-    SensingResult
-        ``method="descent"``, ``t = steps * eta``.
-
-    Examples
-    --------
-    >>> import mfflow
-    >>> Y = mfflow.make_target([2.0, 1.0], n=4, seed=0)
-    >>> U0 = mfflow.gaussian_init(4, 4, seed=1)
-    >>> res = sensing_descent(IdentityOperator(4), Y, U0, 1e-4, 0.05, [0, 400])
-    >>> res.singular_values[-1, :2].round(6)   # the zero modes stay ~alpha
-    array([2., 1.])
-    """
-    op, y_mat, u0, v0, a = _setup(operator, Y, U0, V0, alpha)
-    eta = as_positive_scalar(eta, "eta")
-    ks, _ = as_steps(steps, "steps")
-    sym = v0 is None
-    neg_grad, y = _grad_fn(op, y_mat, sym)
-    U = np.sqrt(a) * u0
-    V = None if sym else np.sqrt(a) * v0
-    order = np.argsort(ks, kind="stable")
-    Ws = np.empty((ks.size, *y_mat.shape))
-    k = 0
-    for idx in order:
-        while k < ks[idx]:
-            with np.errstate(over="ignore", invalid="ignore"):
-                dU, dV = neg_grad(U, V)
-                U = U + eta * dU
-                if not sym:
-                    V = V + eta * dV
-            k += 1
-            if not np.all(np.isfinite(U)):
-                raise ValueError(
-                    f"eta: gradient descent diverged at step {k} with eta = {eta:g}; "
-                    "use a smaller step size"
-                )
-        Ws[idx] = U @ U.T if sym else U @ V.T
-    sv, loss, err = _record(Ws, y_mat, y, _fast(op)[0], 0.25 if sym else 0.5)
-    return SensingResult(
-        t=ks * eta,
-        singular_values=sv,
-        loss=loss,
-        recovery_error=err,
-        W=Ws,
-        kind="symmetric" if sym else "asymmetric",
-        method="descent",
-        m=int(op.m),
-        eta=eta,
-        steps=ks,
-    )

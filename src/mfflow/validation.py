@@ -262,3 +262,86 @@ def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
             raise ValueError(f"{name}: expected non-negative integers, got {arr.tolist()}")
         return np.random.default_rng([int(x) for x in arr])
     raise TypeError(f"{name}: expected {expected}, got {_describe(seed)}")
+
+
+# ---- checkers shared by the simulation stack and the asymmetric/deep/sensing modules ----------
+__all__ += [  # appended: the additions stay in one place
+    "as_factor_stack",
+    "as_nonempty_times",
+    "as_operator",
+    "as_pair",
+    "as_square",
+]
+
+
+def as_nonempty_times(value: Any, name: str = "t") -> FloatArray:
+    """Times to record at: like :func:`as_times`, but at least one, ``(T,)`` with ``T >= 1``."""
+    arr, _ = as_times(value, name)
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected at least one time, got an empty array")
+    return arr
+
+
+def as_square(value: Any, name: str = "Y") -> FloatArray:
+    """A finite real square matrix ``(n, n)`` (any symmetry) as float64."""
+    arr = as_matrix(value, name)
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {arr.shape}")
+    return arr
+
+
+def as_pair(Y: Any, U0: Any, V0: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The asymmetric problem ``Y`` ``(m, n)``, ``U0`` ``(m, r)``, ``V0`` ``(n, r)``, checked.
+
+    Every array finite, real, 2-D and non-empty; the rows of ``U0`` and ``V0`` match ``Y``'s rows
+    and columns, and their column counts ``r`` match each other.
+    """
+    y = as_matrix(Y, "Y")
+    m, n = y.shape
+    u0 = as_matrix(U0, "U0")
+    if u0.shape[0] != m:
+        raise ValueError(f"U0: expected shape (m, r) with {m} rows to match Y, got {u0.shape}")
+    v0 = as_matrix(V0, "V0")
+    if v0.shape[0] != n:
+        raise ValueError(f"V0: expected shape (n, r) with {n} rows to match Y, got {v0.shape}")
+    if u0.shape[1] != v0.shape[1]:
+        raise ValueError(
+            f"V0: expected r = {u0.shape[1]} columns to match U0 {u0.shape}, got {v0.shape}"
+        )
+    return y, u0, v0
+
+
+def as_factor_stack(value: Any, n: int, name: str = "factors0") -> FloatArray:
+    """Square factors ``(L, n, n)``, ``L >= 2``, finite, as float64 (``[0]`` applied first)."""
+    arr = _to_float_array(value, name)
+    if arr.ndim != 3 or arr.shape[1:] != (n, n) or arr.shape[0] < 2:
+        raise ValueError(
+            f"{name}: expected shape (L, {n}, {n}) with L >= 2 to match Y, got {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite entries, got NaN or infinite entries")
+    return arr
+
+
+_OPERATOR_MEMBERS = ("m", "n", "shape", "symmetric", "apply", "adjoint")
+
+
+def as_operator(value: Any, shape: tuple[int, int] | None = None, name: str = "operator") -> Any:
+    """A measurement operator (:class:`mfflow.MeasurementOperator`), measuring ``shape`` if given.
+
+    Any object with the members ``m``, ``n``, ``shape``, ``symmetric``, ``apply`` and ``adjoint``
+    is accepted (the protocol is structural); it is returned unchanged.
+    """
+    if not all(hasattr(value, member) for member in _OPERATOR_MEMBERS):
+        raise TypeError(
+            f"{name}: expected a measurement operator (apply, adjoint, m, n, shape, symmetric; "
+            f"e.g. mfflow.GaussianSensing), got {type(value).__name__}"
+        )
+    if not (callable(value.apply) and callable(value.adjoint)):
+        raise TypeError(f"{name}: expected callable apply and adjoint methods")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"{name}: measures {value.shape[0]} x {value.shape[1]} matrices but the target has "
+            f"shape {tuple(shape)}"
+        )
+    return value

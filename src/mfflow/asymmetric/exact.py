@@ -1,0 +1,293 @@
+r"""The exact flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init, through symmetrization.
+
+With ``Z = [U; V]`` ``(m + n, r)``, ``Ybar = [[0, Y], [Y^T, 0]]`` and ``J = diag(I_m, -I_n)``, a
+*lambda-balanced* init (``U0^T U0 - V0^T V0 = lam0 I_r``) makes ``Z' = Z / sqrt(2)`` solve the
+*symmetric* flow of :func:`mfflow.closed_form` with the indefinite target ``Ybar + lam/2 J``
+(``lam = alpha lam0``) and init ``Z'(0) = sqrt(alpha) [U0; V0] / sqrt(2)``; then
+``U V^T = 2 W'_{12}``, ``U U^T = 2 W'_{11}``, ``V V^T = 2 W'_{22}`` exactly (the package
+docstring, :mod:`mfflow.asymmetric`, has the derivation). Only the public symmetric API is used:
+``closed_form(...)`` and ``Trajectory.factor(t)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..riccati import Trajectory, closed_form
+from ..simulate.models import imbalance
+from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar, as_times
+
+__all__ = [
+    "LAMBDA_RTOL",
+    "AsymmetricTrajectory",
+    "closed_form_asymmetric",
+    "is_lambda_balanced",
+    "lambda_of",
+    "symmetrized_target",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: An init is lambda-balanced when ``max|U0^T U0 - V0^T V0 - lam0 I| <= LAMBDA_RTOL * scale``,
+#: ``scale = max|U0^T U0| + max|V0^T V0|``: rounding of a constructed init, nothing larger.
+LAMBDA_RTOL = 1e-10
+
+
+def symmetrized_target(Y: ArrayLike, lam: float = 0.0) -> FloatArray:
+    """``Ybar + lam/2 J`` ``(m + n, m + n)``: ``Ybar = [[0, Y], [Y^T, 0]]``, ``J = diag(I, -I)``."""
+    y = as_matrix(Y, "Y")
+    m, n = y.shape
+    out = np.zeros((m + n, m + n))
+    out[:m, m:] = y
+    out[m:, :m] = y.T
+    idx = np.arange(m + n)
+    out[idx, idx] = np.where(idx < m, 0.5 * lam, -0.5 * lam)
+    return out
+
+
+def _balance_of(u0: FloatArray, v0: FloatArray, rtol: float) -> tuple[float, float, float]:
+    """``(lam0, deviation, scale)`` of the shapes' imbalance ``U0^T U0 - V0^T V0``."""
+    d = imbalance(u0, v0)
+    r = d.shape[0]
+    scale = float(np.max(np.abs(u0.T @ u0)) + np.max(np.abs(v0.T @ v0)))
+    lam0 = float(np.trace(d)) / r
+    dev = float(np.max(np.abs(d - lam0 * np.eye(r))))
+    if abs(lam0) <= rtol * scale:
+        lam0 = 0.0
+    return lam0, dev, scale
+
+
+def is_lambda_balanced(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> bool:
+    """Whether ``U0^T U0 - V0^T V0 = lam0 I_r`` for some ``lam0``, to ``rtol`` (relative).
+
+    Parameters
+    ----------
+    U0 : (m, r) array
+    V0 : (n, r) array
+    rtol : float
+        Relative tolerance (see :data:`LAMBDA_RTOL`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_lambda_balanced(np.eye(2), 0.5 * np.eye(2))
+    True
+    >>> is_lambda_balanced(np.eye(2), np.diag([1.0, 0.5]))
+    False
+    """
+    u0 = as_matrix(U0, "U0")
+    v0 = as_matrix(V0, "V0")
+    if u0.shape[1] != v0.shape[1]:
+        raise ValueError(f"V0: expected r = {u0.shape[1]} columns to match U0, got {v0.shape}")
+    _, dev, scale = _balance_of(u0, v0, as_positive_scalar(rtol, "rtol"))
+    return dev <= rtol * scale
+
+
+def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
+    r"""The scalar imbalance ``lam0`` of lambda-balanced shapes: ``U0^T U0 - V0^T V0 = lam0 I_r``.
+
+    ``lam0 = tr(U0^T U0 - V0^T V0) / r``, set to 0 when below ``rtol`` times the scale
+    ``max|U0^T U0| + max|V0^T V0|`` (a balanced init up to rounding).
+
+    Parameters
+    ----------
+    U0 : (m, r) array
+    V0 : (n, r) array
+    rtol : float
+        Relative tolerance of the check (see :data:`LAMBDA_RTOL`).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes are not lambda-balanced (the message gives the deviation): no closed form
+        exists for them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lambda_of(np.eye(2), 0.5 * np.eye(2))
+    0.75
+    """
+    u0 = as_matrix(U0, "U0")
+    v0 = as_matrix(V0, "V0")
+    if u0.shape[1] != v0.shape[1]:
+        raise ValueError(f"V0: expected r = {u0.shape[1]} columns to match U0, got {v0.shape}")
+    tol = as_positive_scalar(rtol, "rtol")
+    lam0, dev, scale = _balance_of(u0, v0, tol)
+    if dev > tol * scale:
+        raise ValueError(
+            "U0, V0: the init is not lambda-balanced: U0^T U0 - V0^T V0 is not a multiple of "
+            f"I_r (max deviation from {lam0:.3g} I_r is {dev:.3g}, relative {dev / scale:.3g} "
+            f"> rtol = {tol:g}); no closed form exists for it: use "
+            "simulate_asymmetric_gf(Y, U0, V0, alpha, t) (or build the init with "
+            "lambda_balanced_init / balanced_init)"
+        )
+    return lam0
+
+
+@dataclass(frozen=True, eq=False)
+class AsymmetricTrajectory:
+    r"""The exact flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init, lazily.
+
+    Built by :func:`closed_form_asymmetric`. Every method accepts a scalar ``t`` (time axis
+    dropped) or ``T`` times.
+
+    Attributes
+    ----------
+    symmetric : Trajectory
+        The symmetric trajectory ``W'(t) = Z'(t) Z'(t)^T`` ``(m + n, m + n)`` of the symmetrized
+        problem (target ``Ybar + lam/2 J``).
+    m, n : int
+        Shape of ``Y``.
+    alpha : float
+    lam : float
+        Scalar imbalance of the actual init, ``alpha * lam0``.
+    imbalance : (r, r) array
+        ``U(0)^T U(0) - V(0)^T V(0) = alpha (U0^T U0 - V0^T V0)`` (``~ lam I_r``), conserved.
+    """
+
+    symmetric: Trajectory
+    m: int
+    n: int
+    alpha: float
+    lam: float
+    imbalance: FloatArray = field(repr=False)
+
+    @property
+    def path(self) -> str:
+        """The symmetric trajectory's exact evaluation (``"spectral"`` or ``"dense"``)."""
+        return self.symmetric.path
+
+    def describe(self) -> str:
+        """One line: what is evaluated and how."""
+        return (
+            f"asymmetric {self.m}x{self.n} flow, lambda-balanced (lam = {self.lam:.3g}), through "
+            f"the symmetrized problem: {self.symmetric.describe()}"
+        )
+
+    def _blocks(self, t: ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
+        tt, scalar = as_times(t)
+        f = self.symmetric.factor(tt) * math.sqrt(2.0)  # Z up to a right orthogonal factor
+        return f[:, : self.m], f[:, self.m :], scalar
+
+    def factors(self, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """``(U(t) O, V(t) O)`` for an orthogonal ``O`` (the same for both): ``(m, k), (n, k)``.
+
+        ``k = min(m + n, r)``; with the time axis first for several times. Products and Gram
+        matrices (``U V^T``, ``U U^T``, ``V V^T``) are those of the flow exactly.
+        """
+        fu, fv, scalar = self._blocks(t)
+        return (fu[0], fv[0]) if scalar else (fu, fv)
+
+    def W(self, t: ArrayLike) -> FloatArray:
+        """The product ``U(t) V(t)^T``: ``(m, n)`` for scalar t, else ``(T, m, n)``."""
+        fu, fv, scalar = self._blocks(t)
+        w = fu @ np.swapaxes(fv, -1, -2)
+        return w[0] if scalar else w
+
+    def gram_U(self, t: ArrayLike) -> FloatArray:
+        """``U(t) U(t)^T``: ``(m, m)`` or ``(T, m, m)``."""
+        fu, _, scalar = self._blocks(t)
+        g = fu @ np.swapaxes(fu, -1, -2)
+        return g[0] if scalar else g
+
+    def gram_V(self, t: ArrayLike) -> FloatArray:
+        """``V(t) V(t)^T``: ``(n, n)`` or ``(T, n, n)``."""
+        _, fv, scalar = self._blocks(t)
+        g = fv @ np.swapaxes(fv, -1, -2)
+        return g[0] if scalar else g
+
+    def singular_values(self, t: ArrayLike) -> FloatArray:
+        """Singular values of ``U V^T``, descending: ``(min(m, n),)`` or ``(T, min(m, n))``.
+
+        Computed from the product (absolute accuracy ``~1e-16 ||Y||``; values far below that,
+        e.g. unlearned modes at tiny alpha, are not resolved relatively).
+        """
+        tt, scalar = as_times(t)
+        sv = np.linalg.svd(self.W(tt), compute_uv=False)
+        return sv[0] if scalar else sv
+
+    def loss(self, t: ArrayLike) -> FloatArray | float:
+        """``1/2 ||Y - U V^T||_F^2``: float for scalar t, else ``(T,)``."""
+        tt, scalar = as_times(t)
+        y = self.Y
+        val = 0.5 * np.sum((y[None] - self.W(tt)) ** 2, axis=(1, 2))
+        return float(val[0]) if scalar else val
+
+    @property
+    def Y(self) -> FloatArray:
+        """The target ``(m, n)`` (read off the symmetrized one)."""
+        ybar = self.symmetric.Y
+        return ybar[: self.m, self.m :]
+
+
+def closed_form_asymmetric(
+    Y: ArrayLike,
+    U0: ArrayLike,
+    V0: ArrayLike,
+    alpha: float,
+    *,
+    rtol: float = LAMBDA_RTOL,
+) -> AsymmetricTrajectory:
+    r"""Exact gradient flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init.
+
+    Parameters
+    ----------
+    Y : (m, n) array
+        Target, any shape and signs.
+    U0 : (m, r) array
+    V0 : (n, r) array
+        Shapes with ``U0^T U0 - V0^T V0 = lam0 I_r`` (any ``lam0``, e.g. from
+        :func:`lambda_balanced_init`); ``U(0) = sqrt(alpha) U0``, ``V(0) = sqrt(alpha) V0``.
+    alpha : float
+        Initialization scale, ``alpha > 0`` (tested down to ``1e-100`` against mpmath).
+    rtol : float
+        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`).
+
+    Returns
+    -------
+    AsymmetricTrajectory
+        ``W(t) = U V^T``, ``singular_values(t)``, ``loss(t)``, ``gram_U(t)``, ``gram_V(t)``,
+        ``imbalance``.
+
+    Raises
+    ------
+    ValueError
+        If the init is not lambda-balanced: there is no closed form then, use
+        :func:`mfflow.simulate_asymmetric_gf`.
+
+    Notes
+    -----
+    Evaluates :func:`mfflow.closed_form` on the symmetrized problem (:mod:`mfflow.asymmetric`):
+    target
+    ``Ybar + lam/2 J`` (indefinite), init ``[U0; V0] / sqrt(2)``, the same ``alpha``, with
+    ``lam = alpha * lam0``. Measured against an ODE solve of the asymmetric flow: ``~1e-12``
+    relative; against 60+ digit mpmath down to ``alpha = 1e-100``: see tests/test_asymmetric.py.
+
+    Examples
+    --------
+    >>> import numpy as np, mfflow
+    >>> from mfflow.asymmetric import closed_form_asymmetric, lambda_balanced_init
+    >>> Y = np.diag([3.0, 1.0])[:, :2] @ np.eye(2)
+    >>> U0, V0 = lambda_balanced_init(2, 2, 2, lam=0.5, seed=0)
+    >>> traj = closed_form_asymmetric(Y, U0, V0, alpha=1e-6)
+    >>> traj.singular_values(40.0).round(8)
+    array([3., 1.])
+    """
+    y, u0, v0 = as_pair(Y, U0, V0)
+    a = as_alpha(alpha)
+    lam = a * lambda_of(u0, v0, rtol)
+    m, _ = y.shape
+    z0 = np.concatenate([u0, v0], axis=0) / math.sqrt(2.0)
+    sym = closed_form(symmetrized_target(y, lam), z0, a)
+    return AsymmetricTrajectory(
+        symmetric=sym, m=m, n=y.shape[1], alpha=a, lam=lam, imbalance=a * imbalance(u0, v0)
+    )

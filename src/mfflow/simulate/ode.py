@@ -1,0 +1,249 @@
+r"""The one ODE driver of every model's gradient flow, and its one tolerance policy.
+
+**Landing on every requested time.** The solver integrates once through the sorted, distinct
+requested times, one ``scipy.integrate`` solver per segment ``[t_{i-1}, t_i]`` started with the
+step size the previous one ended with, so every returned value is a step endpoint, with the
+accuracy the tolerances control. ``dense=True`` instead runs one ``solve_ivp`` with ``t_eval``
+and reads values off the solver's interpolant (cheaper for many close times; its error is not
+controlled: measured up to 50x the step error with DOP853 at ``rtol=1e-11``).
+
+**The tolerance policy (every model).** Every factor entry starts at size ``~ alpha^{1/depth}``
+(``sqrt(alpha)`` for ``U U^T`` and ``U V^T``), and the components a mode has not learned yet stay
+small, growing like ``e^{lam t}`` from there. An absolute tolerance fixed at, say, ``1e-12``
+would accept any answer for them, and they are exactly what decides *when* each mode is learned.
+So the default absolute tolerance scales with the initial size,
+
+.. math::
+
+    \mathrm{atol} = \mathrm{ATOL\_FACTOR} \cdot \mathrm{rtol} \cdot \max_j \max |F_j(0)|,
+
+and every component is controlled relative to the init. What no float64 solver can fix: once a
+mode is learned, an error of relative size ``delta`` (rounding, ``~1e-16``) leaks into the
+still-small directions, grows with them like ``e^{lam t}`` and shifts their transitions. When mode
+1 is learned, mode ``k`` is still at ``~alpha^{(1 - lam_k/lam_1)/2}``, so the relative error of
+``W(t)`` during the later transitions can reach ``delta * alpha^{-(1 - lam_k/lam_1)/2}``: ``O(1)``
+at ``alpha ~ 1e-60`` for ``lam_k/lam_1 = 1/3`` (measured ``0.2``; docs/math.md §2), whatever
+``rtol``. The reference at tiny ``alpha`` is high-precision arithmetic, not an ODE solve.
+
+**Validation (every model).** ``method`` one of :data:`ODE_METHODS`; ``rtol >= RTOL_MIN``
+(scipy would silently raise a smaller one to its floor); ``atol > 0``; ``max_step > 0``, and a
+``max_step`` so small that reaching the last time needs more than :data:`MAX_ODE_STEPS` steps is
+refused up front with the count (it would run for hours, not fail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau, solve_ivp
+
+from ..validation import as_positive_scalar
+
+__all__ = [
+    "ATOL_FACTOR",
+    "IMPLICIT_METHODS",
+    "MAX_ODE_STEPS",
+    "ODE_METHODS",
+    "RTOL_MIN",
+    "OdeOptions",
+    "integrate",
+    "ode_options",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Methods of :func:`scipy.integrate.solve_ivp` accepted by every flow.
+ODE_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+_SOLVERS: dict[str, type[OdeSolver]] = {
+    "RK45": RK45,
+    "RK23": RK23,
+    "DOP853": DOP853,
+    "Radau": Radau,
+    "BDF": BDF,
+    "LSODA": LSODA,
+}
+#: Implicit methods: they get the model's analytic Jacobian where it has one.
+IMPLICIT_METHODS = frozenset({"Radau", "BDF", "LSODA"})
+#: Default ``atol = ATOL_FACTOR * rtol * max|F(0)|`` (module docstring).
+ATOL_FACTOR = 1e-3
+#: scipy raises any ``rtol`` below this to it (with a warning); we refuse it instead.
+RTOL_MIN = 100 * float(np.finfo(np.float64).eps)
+#: A ``max_step`` needing more steps than this to reach the last time is refused up front.
+MAX_ODE_STEPS = 10**8
+
+
+@dataclass(frozen=True)
+class OdeOptions:
+    """Checked solver settings (from :func:`ode_options`)."""
+
+    method: str
+    rtol: float
+    atol: float
+    max_step: float
+    dense: bool
+
+
+def _as_method(method: Any) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method: expected one of {', '.join(ODE_METHODS)}, got {method!r}")
+    if method not in ODE_METHODS:
+        raise ValueError(f"method: expected one of {', '.join(ODE_METHODS)}, got {method!r}")
+    return method
+
+
+def ode_options(
+    method: Any,
+    rtol: Any,
+    atol: Any,
+    max_step: Any,
+    dense: Any,
+    *,
+    scale: float,
+    t_end: float,
+) -> OdeOptions:
+    """Check the solver settings of a flow and resolve the default ``atol``.
+
+    Parameters
+    ----------
+    method, rtol, atol, max_step, dense
+        As given by the caller (``atol=None`` for the default).
+    scale : float
+        ``max_j max|F_j(0)|``, the size of the initial factors.
+    t_end : float
+        The last requested time (for the ``max_step`` step count).
+
+    Returns
+    -------
+    OdeOptions
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the argument: an unknown ``method``, ``rtol < RTOL_MIN``, ``atol <= 0``,
+        ``max_step <= 0`` or one needing more than :data:`MAX_ODE_STEPS` steps.
+
+    Examples
+    --------
+    >>> opts = ode_options("DOP853", 1e-10, None, float("inf"), False, scale=1e-2, t_end=5.0)
+    >>> opts.atol  # ATOL_FACTOR * rtol * scale
+    1e-15
+    """
+    meth = _as_method(method)
+    rt = as_positive_scalar(rtol, "rtol")
+    if rt < RTOL_MIN:
+        raise ValueError(f"rtol: expected a number >= {RTOL_MIN:.3g} (scipy's floor), got {rt!r}")
+    if atol is None:
+        # a zero init gets an absolute floor (it is a fixed point of every model here)
+        at = ATOL_FACTOR * rt * (scale if scale > 0 else 1.0)
+    else:
+        at = as_positive_scalar(atol, "atol")
+    ms = as_positive_scalar(max_step, "max_step", allow_inf=True)
+    if t_end / ms > MAX_ODE_STEPS:
+        raise ValueError(
+            f"max_step: reaching t = {t_end:g} with max_step = {ms:g} takes at least "
+            f"{t_end / ms:.3g} steps, more than {MAX_ODE_STEPS:.0e}; use a larger max_step"
+        )
+    if not isinstance(dense, bool | np.bool_):
+        raise TypeError(f"dense: expected True or False, got {dense!r}")
+    return OdeOptions(method=meth, rtol=rt, atol=at, max_step=ms, dense=bool(dense))
+
+
+def integrate(
+    rhs: Callable[[float, FloatArray], FloatArray],
+    z0: FloatArray,
+    t: FloatArray,
+    options: OdeOptions,
+    *,
+    jac: Callable[[float, FloatArray], FloatArray] | None = None,
+    caller: str = "simulate_gf",
+) -> tuple[FloatArray, int]:
+    """Solve ``z' = rhs(t, z)``, ``z(0) = z0``, at the times ``t`` (any order, repeats allowed).
+
+    Parameters
+    ----------
+    rhs : callable ``(t, z (d,)) -> (d,)``
+    z0 : (d,) array
+    t : (T,) array
+        Checked times ``>= 0``, ``T >= 1``.
+    options : OdeOptions
+    jac : callable, optional
+        ``(t, z) -> (d, d)``, passed to the implicit methods.
+    caller : str
+        Named in the error message if the solver fails.
+
+    Returns
+    -------
+    states : (T, d) array
+        ``z`` at each requested time, in the order given.
+    nfev : int
+        Right-hand-side evaluations by the solver; 0 when nothing was integrated (only ``t = 0``
+        requested, or ``z0`` a fixed point: ``rhs(0, z0) = 0`` exactly).
+
+    Raises
+    ------
+    RuntimeError
+        If the solver fails on the way (message with the method and the time reached).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> opts = ode_options("DOP853", 1e-12, None, np.inf, False, scale=1.0, t_end=1.0)
+    >>> z, _ = integrate(lambda t, z: -z, np.ones(1), np.array([1.0, 0.0]), opts)
+    >>> bool(abs(z[0, 0] - np.exp(-1.0)) < 1e-11), float(z[1, 0])
+    (True, 1.0)
+    """
+    times, inverse = np.unique(t, return_inverse=True)
+    inverse = inverse.ravel()
+    if times[-1] == 0.0 or not np.any(rhs(0.0, z0)):
+        return np.broadcast_to(z0, (t.size, z0.size)).copy(), 0
+    kwargs: dict[str, Any] = {
+        "rtol": options.rtol,
+        "atol": options.atol,
+        "max_step": options.max_step,
+    }
+    if jac is not None and options.method in IMPLICIT_METHODS:
+        kwargs["jac"] = jac
+    if options.dense:
+        sol = solve_ivp(rhs, (0.0, float(times[-1])), z0, options.method, t_eval=times, **kwargs)
+        if sol.status != 0:
+            raise RuntimeError(
+                f"{caller}: solve_ivp ({options.method}) failed before t = {times[-1]:.6g}: "
+                f"{sol.message}"
+            )
+        return np.ascontiguousarray(sol.y.T)[inverse], int(sol.nfev)
+    out, nfev = _through(rhs, z0, times, _SOLVERS[options.method], kwargs, caller)
+    return out[inverse], nfev
+
+
+def _through(
+    rhs: Callable[[float, FloatArray], FloatArray],
+    z: FloatArray,
+    times: FloatArray,
+    solver_cls: type[OdeSolver],
+    kwargs: dict[str, Any],
+    caller: str,
+) -> tuple[FloatArray, int]:
+    """Integrate from ``t = 0`` through the sorted ``times``, one solver per segment."""
+    out = np.empty((times.size, z.size))
+    t_now, h, nfev = 0.0, None, 0
+    for i, t_next in enumerate(times):
+        if t_next > t_now:
+            first = None if h is None else min(h, t_next - t_now)
+            solver = solver_cls(rhs, t_now, z, t_next, first_step=first, **kwargs)
+            message = None
+            while solver.status == "running":
+                message = solver.step()
+            nfev += solver.nfev
+            if solver.status != "finished":
+                raise RuntimeError(
+                    f"{caller}: {solver_cls.__name__} failed at t = {solver.t:.6g} on the way "
+                    f"to t = {t_next:.6g}: {message}"
+                )
+            z, t_now = solver.y, float(t_next)
+            h = getattr(solver, "h_abs", None) or solver.step_size
+        out[i] = z
+    return out, nfev

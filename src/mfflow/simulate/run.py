@@ -1,0 +1,212 @@
+"""Run any :class:`~.models.Model`: its flow by the one ODE driver, its descent by the one loop.
+
+The public entry points (:mod:`.api`) only build a model and call these two; a new model needs
+nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..validation import as_alpha, as_nonempty_times, as_positive_scalar
+from .descent import descend, record_steps
+from .models import Factors, Model
+from .ode import integrate, ode_options
+from .results import DescentResult, FlowResult
+
+__all__ = ["run_descent", "run_flow"]
+
+FloatArray = NDArray[np.float64]
+
+
+def _splitter(state: Factors) -> tuple[Any, Any]:
+    """``split(z) -> factors`` (views) and ``join(factors) -> z`` for the state's layout.
+
+    ``z`` is ``(d,)`` or a stack ``(T, d)``; the RHS calls these on every evaluation, so the
+    one-factor layout (the paper's problem) gets the cheapest version.
+    """
+    shapes = [f.shape for f in state]
+    if len(shapes) == 1:
+        (shape,) = shapes
+
+        def split_one(z: FloatArray) -> Factors:
+            return (z.reshape(*z.shape[:-1], *shape),)
+
+        def join_one(parts: Factors) -> FloatArray:
+            return parts[0].ravel()
+
+        return split_one, join_one
+    bounds = np.cumsum([0, *(int(np.prod(s)) for s in shapes)]).tolist()
+    spans = list(zip(bounds[:-1], bounds[1:], shapes, strict=True))
+
+    def split(z: FloatArray) -> Factors:
+        lead = z.shape[:-1]
+        return tuple(z[..., a:b].reshape(*lead, *s) for a, b, s in spans)
+
+    def join(parts: Factors) -> FloatArray:
+        return np.concatenate([p.ravel() for p in parts])
+
+    return split, join
+
+
+def run_flow(
+    model: Model,
+    init: Factors,
+    alpha: float,
+    t: ArrayLike,
+    *,
+    method: str = "DOP853",
+    rtol: float = 1e-10,
+    atol: float | None = None,
+    max_step: float = np.inf,
+    dense: bool = False,
+    caller: str = "run_flow",
+) -> FlowResult:
+    """Gradient flow ``dF_j/dt = model.neg_grad(F)_j`` from ``F_j(0) = alpha^{1/depth} init_j``.
+
+    Parameters
+    ----------
+    model : Model
+    init : tuple of arrays
+        The initialization shapes, as checked by ``model.as_init`` (not modified).
+    alpha : float
+        Initialization scale ``> 0``.
+    t : float or (T,) array
+        Times ``>= 0``, at least one, any order, repeats allowed; results keep the order.
+    method, rtol, atol, max_step, dense
+        See :mod:`.ode` (one policy for every model).
+    caller : str
+        Named in solver-failure messages.
+
+    Returns
+    -------
+    FlowResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mfflow.simulate.models import SymmetricModel
+    >>> model = SymmetricModel(np.diag([1.0]))
+    >>> res = run_flow(model, model.as_init([[1.0]]), 1e-2, [0.0, 50.0])
+    >>> res.W[:, 0, 0].round(10)  # from alpha to the target's eigenvalue 1
+    array([0.01, 1.  ])
+    """
+    a = as_alpha(alpha)
+    tt = np.array(as_nonempty_times(t, "t"))  # a copy: the result makes it read-only
+    start = model.start(init, a)
+    scale = max(float(np.max(np.abs(f))) for f in start)
+    opts = ode_options(method, rtol, atol, max_step, dense, scale=scale, t_end=float(tt.max()))
+    split, join = _splitter(start)
+
+    def rhs(_t: float, z: FloatArray) -> FloatArray:
+        return join(model.neg_grad(split(z)))
+
+    jac = None
+    if model.has_jacobian:
+
+        def jac(_t: float, z: FloatArray) -> FloatArray:
+            return model.jacobian(split(z))
+
+    states, nfev = integrate(rhs, join(start), tt, opts, jac=jac, caller=caller)
+    factors = tuple(np.ascontiguousarray(f) for f in split(states))
+    return FlowResult(
+        t=tt,
+        factors=factors,
+        model=model,
+        method=opts.method,
+        rtol=opts.rtol,
+        atol=opts.atol,
+        nfev=nfev,
+    )
+
+
+def run_descent(
+    model: Model,
+    init: Factors,
+    alpha: float,
+    eta: float,
+    *,
+    steps: ArrayLike | None = None,
+    t: ArrayLike | None = None,
+    blowup: float = 1e100,
+    throw: bool = False,
+) -> DescentResult:
+    """Gradient descent ``F_j <- F_j + eta model.neg_grad(F)_j`` from ``alpha^{1/depth} init_j``.
+
+    Parameters
+    ----------
+    model : Model
+    init : tuple of arrays
+        The initialization shapes, as checked by ``model.as_init`` (not modified).
+    alpha : float
+        Initialization scale ``> 0``.
+    eta : float
+        Step size ``> 0``.
+    steps : int or (T,) int array, optional
+        Iteration indices ``k >= 0`` to record, any order, repeats allowed.
+    t : float or (T,) array, optional
+        Flow times to record instead: iterate ``k = round(t / eta)`` (the result's ``t`` is
+        ``k eta``, the times actually recorded). Exactly one of ``steps`` and ``t``.
+    blowup : float
+        The iterates have diverged once an entry exceeds this in absolute value (or is not
+        finite).
+    throw : bool
+        Raise a :class:`ValueError` naming ``eta`` on divergence instead of flagging it.
+
+    Returns
+    -------
+    DescentResult
+        Divergence flagged (``diverged``, ``diverged_at``), records never reached NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mfflow.simulate.models import SymmetricModel
+    >>> model = SymmetricModel(np.diag([1.0]))
+    >>> res = run_descent(model, model.as_init([[1.0]]), 1e-2, 0.1, steps=[0, 1000])
+    >>> res.W[:, 0, 0].round(10), res.diverged
+    (array([0.01, 1.  ]), False)
+    >>> run_descent(model, model.as_init([[1.0]]), 1e-2, 3.0, steps=100).diverged_at
+    8
+    """
+    a = as_alpha(alpha)
+    h = as_positive_scalar(eta, "eta")
+    limit = as_positive_scalar(blowup, "blowup")
+    if not isinstance(throw, bool | np.bool_):
+        raise TypeError(f"throw: expected True or False, got {throw!r}")
+    ks = record_steps(steps, t, h)
+    targets, inverse = np.unique(ks, return_inverse=True)
+    inverse = inverse.ravel()
+    state = model.start(init, a)
+    records = [np.full((targets.size, *f.shape), np.nan) for f in state]
+    step = model.stepper(state, h)
+    d0 = model.invariant(state)
+    drift = 0.0
+
+    def record(j: int) -> None:
+        for rec, f in zip(records, state, strict=True):
+            rec[j] = f
+
+    def track_drift() -> None:
+        nonlocal drift
+        drift = max(drift, float(np.max(np.abs(model.invariant(state) - d0))))
+
+    bad = descend(state, step, targets, limit, record, None if d0 is None else track_drift)
+    if bad is not None and throw:
+        raise ValueError(
+            f"eta: gradient descent diverged at step {bad} with eta = {h:g} (an entry above "
+            f"blowup = {limit:g} or not finite); use a smaller step size"
+        )
+    return DescentResult(
+        t=targets[inverse] * h,
+        factors=tuple(rec[inverse] for rec in records),
+        model=model,
+        steps=targets[inverse],
+        eta=h,
+        diverged=bad is not None,
+        diverged_at=bad,
+        imbalance_drift=None if d0 is None else drift,
+    )
