@@ -258,3 +258,41 @@ def test_spectral_init_differentiated_in_u0_uses_the_dense_formula():
     assert spec.path == "spectral"
     spec.W(torch.tensor([0.0, 3.0])).sum().backward()
     assert np.isfinite(a.grad.item())
+
+
+# ---- the asymmetric closed form (through the symmetrized problem) --------------------------------
+def test_asymmetric_gradients_in_y_alpha_t_match_finite_differences():
+    """Square full-rank Y, lambda-balanced init: d/dY, d/dlog(alpha), d/dt of the loss."""
+    y = np.array([[3.0, 0.5], [0.2, 1.0]])
+    u0, v0 = mfflow.lambda_balanced_init(2, 2, 2, lam=0.5, seed=0)
+
+    def f(yy, alpha, t):
+        return mfflow.closed_form_asymmetric(yy, u0, v0, alpha).loss(t)
+
+    yt = torch.tensor(y, requires_grad=True)
+    a = torch.tensor(1e-4, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(6.0, dtype=torch.float64, requires_grad=True)
+    mfflow.closed_form_asymmetric(yt, u0, v0, a).loss(t).backward()
+    want_y = _fd(lambda yy: f(yy, 1e-4, 6.0), y, 1e-6)
+    np.testing.assert_allclose(yt.grad.numpy(), want_y, rtol=1e-6, atol=1e-9)
+    la = math.log(1e-4)
+    want_a = (f(y, math.exp(la + 1e-5), 6.0) - f(y, math.exp(la - 1e-5), 6.0)) / 2e-5
+    assert a.grad.item() * 1e-4 == pytest.approx(want_a, rel=1e-7)
+    want_t = (f(y, 1e-4, 6.0 + 1e-6) - f(y, 1e-4, 6.0 - 1e-6)) / 2e-6
+    assert t.grad.item() == pytest.approx(want_t, rel=1e-7)
+
+
+def test_asymmetric_gradients_in_the_init_are_refused():
+    y = np.array([[3.0, 0.5], [0.2, 1.0]])
+    u0, v0 = mfflow.balanced_init(2, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="U0: gradients with respect to the init"):
+        mfflow.closed_form_asymmetric(y, torch.tensor(u0, requires_grad=True), v0, 1e-4)
+    # |m - n| >= 2: the symmetrized target repeats the eigenvalue 0, Y-gradients are refused
+    y3 = np.array([[3.0, 0.5, 0.1, 0.0], [0.2, 1.0, 0.3, 0.4]])
+    u, v = mfflow.balanced_init(2, 4, 2, seed=1)
+    with pytest.raises(ValueError, match="repeated eigenvalue"):
+        mfflow.closed_form_asymmetric(torch.tensor(y3, requires_grad=True), u, v, 1e-4)
+    # ... but alpha and t still differentiate on it
+    a = torch.tensor(1e-4, dtype=torch.float64, requires_grad=True)
+    mfflow.closed_form_asymmetric(y3, u, v, a).loss(torch.tensor(5.0)).backward()
+    assert np.isfinite(a.grad.item())

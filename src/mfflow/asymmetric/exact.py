@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..backend import Backend, backend_of, needs_grad, to_numpy
 from ..riccati import Trajectory, closed_form
 from ..simulate.models import imbalance
-from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar, as_times
+from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar
 
 __all__ = [
     "LAMBDA_RTOL",
@@ -152,6 +154,8 @@ class AsymmetricTrajectory:
         Scalar imbalance of the actual init, ``alpha * lam0``.
     imbalance : (r, r) array
         ``U(0)^T U(0) - V(0)^T V(0) = alpha (U0^T U0 - V0^T V0)`` (``~ lam I_r``), conserved.
+    Y : (m, n) array
+        The target, in the backend of the inputs (carrying its gradient, if any).
     """
 
     symmetric: Trajectory
@@ -160,6 +164,7 @@ class AsymmetricTrajectory:
     alpha: float
     lam: float
     imbalance: FloatArray = field(repr=False)
+    Y: Any = field(repr=False, default=None)
 
     @property
     def path(self) -> str:
@@ -173,60 +178,52 @@ class AsymmetricTrajectory:
             f"the symmetrized problem: {self.symmetric.describe()}"
         )
 
-    def _blocks(self, t: ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
-        tt, scalar = as_times(t)
-        f = self.symmetric.factor(tt) * math.sqrt(2.0)  # Z up to a right orthogonal factor
-        return f[:, : self.m], f[:, self.m :], scalar
+    @property
+    def _xp(self) -> Any:
+        return self.symmetric.backend_info.xp
 
-    def factors(self, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    def _blocks(self, t: ArrayLike) -> tuple[Any, Any]:
+        f = self.symmetric.factor(t) * math.sqrt(2.0)  # Z up to a right orthogonal factor
+        return f[..., : self.m, :], f[..., self.m :, :]
+
+    def factors(self, t: ArrayLike) -> tuple[Any, Any]:
         """``(U(t) O, V(t) O)`` for an orthogonal ``O`` (the same for both): ``(m, k), (n, k)``.
 
         ``k = min(m + n, r)``; with the time axis first for several times. Products and Gram
         matrices (``U V^T``, ``U U^T``, ``V V^T``) are those of the flow exactly.
         """
-        fu, fv, scalar = self._blocks(t)
-        return (fu[0], fv[0]) if scalar else (fu, fv)
+        return self._blocks(t)
 
-    def W(self, t: ArrayLike) -> FloatArray:
+    def W(self, t: ArrayLike) -> Any:
         """The product ``U(t) V(t)^T``: ``(m, n)`` for scalar t, else ``(T, m, n)``."""
-        fu, fv, scalar = self._blocks(t)
-        w = fu @ np.swapaxes(fv, -1, -2)
-        return w[0] if scalar else w
+        fu, fv = self._blocks(t)
+        return fu @ self._xp.matrix_transpose(fv)
 
-    def gram_U(self, t: ArrayLike) -> FloatArray:
+    def gram_U(self, t: ArrayLike) -> Any:
         """``U(t) U(t)^T``: ``(m, m)`` or ``(T, m, m)``."""
-        fu, _, scalar = self._blocks(t)
-        g = fu @ np.swapaxes(fu, -1, -2)
-        return g[0] if scalar else g
+        fu, _ = self._blocks(t)
+        return fu @ self._xp.matrix_transpose(fu)
 
-    def gram_V(self, t: ArrayLike) -> FloatArray:
+    def gram_V(self, t: ArrayLike) -> Any:
         """``V(t) V(t)^T``: ``(n, n)`` or ``(T, n, n)``."""
-        _, fv, scalar = self._blocks(t)
-        g = fv @ np.swapaxes(fv, -1, -2)
-        return g[0] if scalar else g
+        _, fv = self._blocks(t)
+        return fv @ self._xp.matrix_transpose(fv)
 
-    def singular_values(self, t: ArrayLike) -> FloatArray:
+    def singular_values(self, t: ArrayLike) -> Any:
         """Singular values of ``U V^T``, descending: ``(min(m, n),)`` or ``(T, min(m, n))``.
 
         Computed from the product (absolute accuracy ``~1e-16 ||Y||``; values far below that,
         e.g. unlearned modes at tiny alpha, are not resolved relatively).
         """
-        tt, scalar = as_times(t)
-        sv = np.linalg.svd(self.W(tt), compute_uv=False)
-        return sv[0] if scalar else sv
+        return self._xp.linalg.svdvals(self.W(t))
 
-    def loss(self, t: ArrayLike) -> FloatArray | float:
-        """``1/2 ||Y - U V^T||_F^2``: float for scalar t, else ``(T,)``."""
-        tt, scalar = as_times(t)
-        y = self.Y
-        val = 0.5 * np.sum((y[None] - self.W(tt)) ** 2, axis=(1, 2))
-        return float(val[0]) if scalar else val
-
-    @property
-    def Y(self) -> FloatArray:
-        """The target ``(m, n)`` (read off the symmetrized one)."""
-        ybar = self.symmetric.Y
-        return ybar[: self.m, self.m :]
+    def loss(self, t: ArrayLike) -> Any:
+        """``1/2 ||Y - U V^T||_F^2``: float (NumPy) or 0-d array for scalar t, else ``(T,)``."""
+        xp = self._xp
+        val = 0.5 * xp.sum((self.Y - self.W(t)) ** 2, axis=(-2, -1))
+        if self.symmetric.backend == "numpy" and getattr(val, "ndim", 1) == 0:
+            return float(val)
+        return val
 
 
 def closed_form_asymmetric(
@@ -266,6 +263,13 @@ def closed_form_asymmetric(
 
     Notes
     -----
+    Backends and gradients: ``Y``, ``U0``, ``V0``, ``alpha`` may be torch/JAX arrays (results
+    come back in their library). Gradients flow from ``Y``, ``alpha`` (0-d tensor) and ``t``
+    as far as :func:`mfflow.closed_form` can differentiate the symmetrized problem (its target
+    has a repeated eigenvalue when ``|m - n| >= 2`` or ``Y`` is rank deficient: a gradient
+    through it, i.e. in ``Y``, or in ``alpha`` when ``lam0 != 0``, is then refused). Gradients in
+    ``U0``, ``V0`` are refused: the formula only holds on lambda-balanced inits.
+
     Evaluates :func:`mfflow.closed_form` on the symmetrized problem (:mod:`mfflow.asymmetric`):
     target
     ``Ybar + lam/2 J`` (indefinite), init ``[U0; V0] / sqrt(2)``, the same ``alpha``, with
@@ -282,12 +286,47 @@ def closed_form_asymmetric(
     >>> traj.singular_values(40.0).round(8)
     array([3., 1.])
     """
-    y, u0, v0 = as_pair(Y, U0, V0)
-    a = as_alpha(alpha)
-    lam = a * lambda_of(u0, v0, rtol)
-    m, _ = y.shape
-    z0 = np.concatenate([u0, v0], axis=0) / math.sqrt(2.0)
-    sym = closed_form(symmetrized_target(y, lam), z0, a)
+    grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("V0", V0)) if needs_grad(x))
+    if "U0" in grads or "V0" in grads:
+        names = ", ".join(g for g in grads if g in ("U0", "V0"))
+        raise ValueError(
+            f"{names}: gradients with respect to the init are not provided: the closed form holds "
+            "only on lambda-balanced inits, and a general perturbation of U0, V0 breaks the "
+            "balance (where the flow has no closed form); gradients in Y, alpha and t are"
+        )
+    b = backend_of(Y=Y, U0=U0, V0=V0, alpha=alpha)
+    y, u0, v0 = as_pair(to_numpy(Y), to_numpy(U0), to_numpy(V0))
+    host_alpha = to_numpy(alpha)
+    a = as_alpha(host_alpha)
+    lam0 = lambda_of(u0, v0, rtol)
+    m, n = y.shape
+    z0 = b.asarray(np.concatenate([u0, v0], axis=0) / math.sqrt(2.0))
+    if "Y" in grads or (needs_grad(alpha) and lam0 != 0.0):
+        ybar = _symmetrized(b, b.asarray(Y), lam0 * b.asarray(alpha))
+    else:
+        ybar = b.asarray(symmetrized_target(y, a * lam0))
+    sym = closed_form(ybar, z0, alpha if needs_grad(alpha) else a)
     return AsymmetricTrajectory(
-        symmetric=sym, m=m, n=y.shape[1], alpha=a, lam=lam, imbalance=a * imbalance(u0, v0)
+        symmetric=sym,
+        m=m,
+        n=n,
+        alpha=a,
+        lam=a * lam0,
+        imbalance=a * imbalance(u0, v0),
+        Y=b.asarray(Y),
+    )
+
+
+def _symmetrized(b: Backend, y: Any, lam: Any) -> Any:
+    """:func:`symmetrized_target` in ``b``'s namespace (keeping a gradient in ``y`` or ``lam``)."""
+    xp = b.xp
+    m, n = y.shape
+    top = xp.concat([xp.zeros((m, m), dtype=b.dtype, device=b.device), y], axis=1)
+    bottom = xp.concat(
+        [xp.matrix_transpose(y), xp.zeros((n, n), dtype=b.dtype, device=b.device)], axis=1
+    )
+    sign = b.asarray(np.concatenate([np.ones(m), -np.ones(n)]))
+    return (
+        xp.concat([top, bottom], axis=0)
+        + xp.eye(m + n, dtype=b.dtype, device=b.device) * (0.5 * lam * sign)[None, :]
     )

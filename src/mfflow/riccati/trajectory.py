@@ -164,8 +164,10 @@ class Trajectory:
 
     @property
     def Y(self) -> Any:
-        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only)."""
-        return self.backend_info.asarray((self.Phi * self.lam) @ self.Phi.T)
+        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only; from the
+        differentiable set-up when ``Y`` carries a gradient)."""
+        phi, lam = self._dev["Phi"], self._dev["lam"]
+        return (phi * lam[None, :]) @ self.backend_info.xp.matrix_transpose(phi)
 
     def with_alpha(self, alpha: float) -> Trajectory:
         """The same problem at another initialization scale, without redoing the set-up.
