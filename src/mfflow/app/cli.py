@@ -164,7 +164,8 @@ def plot(
         from .sweep import open_sweep, plot_sweep
 
         ds = open_sweep(results)
-        written = plot_sweep(ds, ensure_writable(out if out is not None else results / "figures"))
+        folder = ensure_writable(out if out is not None else results / "figures")
+        written = plot_sweep(ds, folder)
     else:
         tree = load_results(results)
         kind = tree.attrs.get("kind")
@@ -182,7 +183,6 @@ def plot(
             from .experiment_report import plot_run
 
             written = plot_run(tree, folder)
-    folder = written[0].parent if written else out
     console.print(f"[green]done[/]: {len(written)} figure files in {escape(str(folder))}")
 
 
