@@ -348,7 +348,9 @@ def test_consolidated_store_is_written_without_warnings(tmp_path: Path) -> None:
 
     from mfflow.app.sweep import write_consolidated
 
-    spec = spec_from_dict({**SMALL, "grid": {"init.alpha": [1e-3], "target.n": [2, 4]}})
+    spec = spec_from_dict(
+        {**SMALL, "target": {"K": 3}, "grid": {"init.alpha": [1e-3], "target.n": [2, 4]}}
+    )
     run_sweep(spec, tmp_path / "s", sequential=True, consolidate=False)  # one failed cell
     with warnings.catch_warnings():
         warnings.simplefilter("error")
