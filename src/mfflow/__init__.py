@@ -1,11 +1,15 @@
 """mfflow: exact training dynamics of overparameterized matrix factorization.
 
-The public API is re-exported here; import ``mfflow`` and nothing deeper.
+The public API is re-exported here; import ``mfflow`` and nothing deeper. The sweep names
+(``load_spec``, ``open_sweep``, ``run_sweep``, ``SpecError``) belong to the application layer
+(:mod:`mfflow.app`) and are loaded on first use, so ``import mfflow`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .asymmetric import AsymmetricLearningCurves as AsymmetricLearningCurves
 from .asymmetric import AsymmetricTrajectory as AsymmetricTrajectory
@@ -58,10 +62,6 @@ from .simulate import simulate_asymmetric_gd as simulate_asymmetric_gd
 from .simulate import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .simulate import simulate_gd as simulate_gd
 from .simulate import simulate_gf as simulate_gf
-from .sweep import SpecError as SpecError
-from .sweep import load_spec as load_spec
-from .sweep import open_sweep as open_sweep
-from .sweep import run_sweep as run_sweep
 from .theory import TheoremCheck as TheoremCheck
 from .theory import TheoremConstants as TheoremConstants
 from .theory import TheoremRow as TheoremRow
@@ -72,6 +72,33 @@ from .theory import measured_transition_times as measured_transition_times
 from .theory import theorem_constants as theorem_constants
 from .theory import theorem_intervals as theorem_intervals
 from .theory import transition_times as transition_times
+
+if TYPE_CHECKING:
+    from .app.sweep import SpecError as SpecError
+    from .app.sweep import load_spec as load_spec
+    from .app.sweep import open_sweep as open_sweep
+    from .app.sweep import run_sweep as run_sweep
+
+#: Public names of the application layer, imported on first access.
+_LAZY = {
+    "SpecError": "mfflow.app.sweep",
+    "load_spec": "mfflow.app.sweep",
+    "open_sweep": "mfflow.app.sweep",
+    "run_sweep": "mfflow.app.sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mfflow' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = version("mfflow")

@@ -1,6 +1,6 @@
-"""``python -m mfflow``: the command-line tool (see :mod:`mfflow.cli`)."""
+"""``python -m mfflow``: the command-line tool (see :mod:`mfflow.app.cli`)."""
 
-from .cli import main
+from .app.cli import main
 
 if __name__ == "__main__":
     main()
