@@ -335,7 +335,7 @@ def test_spectral_partial_support_follows_eq7_at_all_times():
         traj = mfflow.closed_form(y, u0, alpha)
         dense = mfflow.closed_form(y, u0, alpha, spectral=False)
         assert traj.path == "spectral"
-        for t in [*np.linspace(0.0, math.log(1 / alpha) / 2 + 4, 7), 1e3, 1e5]:
+        for t in [*np.linspace(0.0, math.log(1 / alpha) / 2 + 4, 7), 300.0]:
             sig = np.array([logistic(lam[i], s[i], alpha, t) for i in range(4)])
             np.testing.assert_allclose(traj.mode_values(t), sig, rtol=1e-12, atol=1e-13 * sig[0])
             assert rel_fro(traj.W(t), dense.W(t)) <= TOL
