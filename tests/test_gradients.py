@@ -305,3 +305,44 @@ def test_asymmetric_gradients_in_the_init_are_refused():
     a = torch.tensor(1e-4, dtype=torch.float64, requires_grad=True)
     mfflow.closed_form_asymmetric(y3, u, v, a).loss(torch.tensor(5.0)).backward()
     assert np.isfinite(a.grad.item())
+
+
+# ---- the exact deep per-mode curves (implicit function theorem) ---------------------------------
+@pytest.mark.parametrize(
+    ("sigma", "s0", "L"),
+    [
+        ([2.0, 1.0], [1e-3, 1e-4], 2),
+        ([1.5, 0.5], [1e-4, 2.0], 3),  # the second mode starts above its target and decays
+        ([1.0, 0.8], [1e-6, 0.3], 4),
+    ],
+)
+def test_deep_mode_curve_gradients_match_finite_differences(sigma, s0, L, ledger):
+    sigma, s0 = np.array(sigma), np.array(s0)
+    t = np.array([0.5, 3.0, 10.0, 40.0])
+    w = np.random.default_rng(L).standard_normal((t.size, sigma.size))
+
+    def f(sg, z, tt):
+        return float(np.sum(w * mfflow.deep_mode_curve(sg, z, L, tt)))
+
+    st, zt, tt = (torch.tensor(x, requires_grad=True) for x in (sigma, s0, t))
+    (torch.tensor(w) * mfflow.deep_mode_curve(st, zt, L, tt)).sum().backward()
+    h = 1e-7
+    fd = {
+        "sigma": [(f(sigma + h * e, s0, t) - f(sigma - h * e, s0, t)) / (2 * h) for e in np.eye(2)],
+        "s0": [  # a relative step 1e-5: s(t) is a steep function of s0 at small s0
+            (f(sigma, s0 + 1e-5 * z * e, t) - f(sigma, s0 - 1e-5 * z * e, t)) / (2e-5 * z)
+            for z, e in zip(s0, np.eye(2), strict=True)
+        ],
+        "t": [(f(sigma, s0, t + h * e) - f(sigma, s0, t - h * e)) / (2 * h) for e in np.eye(4)],
+    }
+    for name, got in (("sigma", st.grad), ("s0", zt.grad), ("t", tt.grad)):
+        want = np.array(fd[name])
+        err = float(np.max(np.abs(got.numpy() - want)) / np.abs(want).max())
+        ledger.record(f"deep_mode_curve d/d{name} vs finite differences", err, f"L={L}")
+        assert err <= 1e-6, (name, err)
+    g = jax.grad(
+        lambda a, b, c: jnp.sum(jnp.asarray(w) * mfflow.deep_mode_curve(a, b, L, c)),
+        argnums=(0, 1, 2),
+    )(jnp.asarray(sigma), jnp.asarray(s0), jnp.asarray(t))
+    for got, want in zip(g, (st.grad, zt.grad, tt.grad), strict=True):
+        np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-12, atol=0)

@@ -75,6 +75,7 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 
 from . import simulate as _stack
+from .backend import needs_grad, to_numpy
 from .problems import random_orthogonal
 from .validation import (
     Seed,
@@ -250,6 +251,10 @@ def deep_mode_curve(sigma: ArrayLike, s0: ArrayLike, L: int, t: ArrayLike) -> Fl
 
     Notes
     -----
+    Gradients: with torch tensors that require grad or JAX values under a transformation,
+    the result is differentiable in ``sigma``, ``s0`` and ``t`` (implicit function theorem on
+    ``t(s)``, :mod:`mfflow.deep_grad`); the values are the same.
+
     ``t(s)`` is the closed form of the module docstring and ``s(t)`` its ``brentq`` inverse in
     the logit variable; ``sigma = 0`` uses ``s = s0 (1 + p L t s0^p)^{-1/p}``. Agreement with an
     ODE solve of the deep network (:func:`mfflow.deep_flow`, ``rtol=1e-12``): 1e-12 to 1e-11
@@ -260,6 +265,14 @@ def deep_mode_curve(sigma: ArrayLike, s0: ArrayLike, L: int, t: ArrayLike) -> Fl
     >>> float(deep_mode_curve(1.0, 1e-6, 3, deep_transition_time(1.0, 1e-6, 3))).__round__(12)
     0.5
     """
+    if any(needs_grad(x) for x in (sigma, s0, t)):  # torch/JAX with gradients: deep_grad.py
+        from .deep_grad import mode_curve_differentiable
+
+        _, _, L, scalar_mode = _mode_args(to_numpy(sigma), to_numpy(s0), L)
+        as_times(to_numpy(t))
+        curves = mode_curve_differentiable(sigma, s0, L, t)
+        curves = curves[:, 0] if scalar_mode else curves
+        return curves[0] if getattr(t, "ndim", 0) == 0 else curves
     sig, s0a, L, scalar_mode = _mode_args(sigma, s0, L)
     tt, scalar_t = as_times(t)
     out = np.empty((tt.size, sig.size))
