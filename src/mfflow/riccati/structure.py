@@ -17,7 +17,9 @@ Everything here runs once per problem in float64 NumPy on the host (docs/math.md
    init misses, and that mode's growth ``e^{2 lam t}`` would then dominate a column it has no
    business in;
 4. the path: **spectral** when ``W~0`` is diagonal (each mode decouples into a logistic curve),
-   **dense** otherwise.
+   **dense** otherwise. A randomized probe of the couplings between clusters (``O(d r)``)
+   rejects most dense inits before anything ``d x d`` is formed; a spectral candidate is
+   verified exactly (one ``d x d`` Gram matrix) and needs no QR.
 """
 
 from __future__ import annotations
@@ -196,33 +198,65 @@ def _reduced_basis(
 
 def _rotate_clusters(lam: FloatArray, Phi: FloatArray, ut: FloatArray) -> None:
     """In place: within each cluster of equal eigenvalues, rotate ``Phi`` (and ``ut``) so that
-    the cluster's rows of ``ut`` are orthogonal, with descending norms."""
+    the cluster's rows of ``ut`` are orthogonal, with descending norms.
+
+    The rotation diagonalizes the cluster's block of ``W~0`` (``c x c``, an ``eigh``); a block
+    that is diagonal already (to rounding, e.g. an init built in this very eigenbasis) is left
+    as it is, so a large degenerate eigenspace (the null space of a low-rank ``Y``) costs one
+    ``c x c`` Gram matrix, not a decomposition.
+    """
     for start, stop in eig_clusters(lam, eig_tol(lam)):
         if stop - start > 1:
-            u, _, _ = np.linalg.svd(ut[start:stop], full_matrices=True)
-            Phi[:, start:stop] = Phi[:, start:stop] @ u
-            ut[start:stop] = u.T @ ut[start:stop]
+            block = ut[start:stop]
+            gram = block @ block.T
+            diag = np.diag(gram).copy()
+            off = gram - np.diag(diag)
+            if float(np.max(np.abs(off))) <= 8 * _EPS * (stop - start) * max(
+                float(diag.max()), 0.0
+            ):
+                continue
+            _, v = np.linalg.eigh(0.5 * (gram + gram.T))
+            v = v[:, ::-1]
+            Phi[:, start:stop] = Phi[:, start:stop] @ v
+            ut[start:stop] = v.T @ block
 
 
-def _spectral_scales(L: FloatArray, rtol: float) -> FloatArray | None:
-    """``diag(W~0)`` if ``W~0 = L L^T`` is diagonal to ``rtol`` (relative), else ``None``.
+def _cross_cluster_coupling(lam: FloatArray, ut: FloatArray) -> float:
+    """A randomized estimate of the off-diagonal of ``W~0 = ut ut^T`` *between* clusters of equal
+    eigenvalues (which no rotation within a cluster removes), relative to ``max diag(W~0)``.
 
-    Modes the init does not touch (rows of ``L`` set to zero by :func:`echelon_factor`) get an
-    exact zero scale.
+    Four fixed Gaussian probes, ``O(d r)``: ``||O z||`` estimates the Frobenius norm of the
+    coupling ``O``. Used only to *reject* the spectral path cheaply (above ``1e-8``); a spectral
+    candidate is then verified exactly by :func:`_exact_scales`.
     """
-    d, m = L.shape
-    s = np.einsum("ij,ij->i", L, L)
-    scale = float(s.max()) if d else 0.0
-    if m == 0 or scale == 0.0:
+    d = ut.shape[0]
+    z = np.random.default_rng(0).standard_normal((d, 4))
+    y = ut @ (ut.T @ z)
+    for start, stop in eig_clusters(lam, eig_tol(lam)):
+        block = ut[start:stop]
+        y[start:stop] -= block @ (block.T @ z[start:stop])
+    scale = float(np.max(np.einsum("ij,ij->i", ut, ut))) if d else 0.0
+    return float(np.linalg.norm(y)) / 2.0 / scale if scale > 0 else 0.0
+
+
+def _exact_scales(ut: FloatArray, rtol: float) -> FloatArray | None:
+    """``diag(W~0)`` if ``W~0 = ut ut^T`` is diagonal to ``rtol`` (relative), else ``None``.
+
+    Rows below the rank tolerance of :func:`echelon_factor` are exact zeros first (modes the
+    init does not touch get an exact zero scale, as on the dense path).
+    """
+    d, r = ut.shape
+    norms = np.linalg.norm(ut, axis=1)
+    top = float(norms.max()) if d else 0.0
+    if top == 0.0:
         return np.zeros(d)
-    # a spectral init has at most one entry per row and per column of L; check the cheap
-    # necessary condition first, then the off-diagonal of L L^T itself
-    big = np.abs(L) > np.sqrt(rtol * scale)
-    if np.any(big.sum(axis=1) > 1) or np.any(big.sum(axis=0) > 1):
-        return None
-    w0 = L @ L.T
+    small = norms <= RANK_RTOL * max(d, r) * top
+    u = ut.copy()
+    u[small] = 0.0
+    w0 = u @ u.T
+    s = np.diag(w0).copy()
     w0[np.diag_indices(d)] = 0.0
-    if float(np.max(np.abs(w0))) > rtol * scale:
+    if float(np.max(np.abs(w0))) > rtol * top**2:
         return None
     return s
 
@@ -259,15 +293,15 @@ def analyze(
         u0 = as_init(U0, y.shape[0], "U0")
         lam, phi = eigh_descending(y)
     ut = phi.T @ u0  # (d, r)
-    _rotate_clusters(lam, phi, ut)
-    L = echelon_factor(ut)
     r = u0.shape[1]
-    scales = _spectral_scales(L, SPECTRAL_RTOL) if spectral is not False else None
-    if scales is not None:
-        return Structure(lam, phi, "spectral", None, scales, r)
+    if spectral is not False and _cross_cluster_coupling(lam, ut) <= 1e-8:
+        _rotate_clusters(lam, phi, ut)
+        scales = _exact_scales(ut, SPECTRAL_RTOL)
+        if scales is not None:
+            return Structure(lam, phi, "spectral", None, scales, r)
     if spectral is True:
         raise ValueError(
             "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
             f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
         )
-    return Structure(lam, phi, "dense", L, None, r)
+    return Structure(lam, phi, "dense", echelon_factor(ut), None, r)
