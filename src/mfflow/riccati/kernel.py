@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..backend import Backend
-from . import lapack
+from .lapack import solve_scaled
 
 __all__ = [
     "CHUNK_BYTES",
@@ -247,7 +247,7 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
             ts, at_zero = _safe_times(b, t[sl])
             R, e0, P = _scaled(b, lam, L, log_abs_l, la, ts)
             if b.name == "numpy":
-                F = lapack.solve_scaled(R, e0, P)  # in place on P
+                F = solve_scaled(R, e0, P)  # in place on P (NumPy fast path)
             else:
                 M = xp.matrix_transpose(R) @ R + e0[:, None, :] * xp.eye(
                     m, dtype=b.dtype, device=b.device

@@ -22,7 +22,7 @@ from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
 from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
-from . import kernel
+from .kernel import chunks, dense_factor, spectral_residuals, spectral_values
 from .spectrum import factor_eigvals
 from .structure import Path, Structure
 
@@ -231,12 +231,12 @@ class Trajectory:
         b, dev = self.backend_info, self._dev
         xp = b.xp
         if self.path == "spectral":
-            vals = kernel.spectral_values(b, dev["lam"], self._log_scale(la), tx)
+            vals = spectral_values(b, dev["lam"], self._log_scale(la), tx)
             keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
             pos = keep > 0.0
             root = xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
             return root[:, None, :] * dev["select"][None, :, :]
-        return kernel.dense_factor(b, dev["lam"], dev["L"], la, tx)
+        return dense_factor(b, dev["lam"], dev["L"], la, tx)
 
     def _evaluate(
         self,
@@ -262,7 +262,7 @@ class Trajectory:
         else:
             pts = xp.reshape(xp.concat([native] * alphas.size), (-1,))
             la_all = b.asarray(np.repeat(np.log(alphas), T))
-        slices = list(kernel.chunks(pts.shape[0], bytes_per_time))
+        slices = list(chunks(pts.shape[0], bytes_per_time))
         err = np.geterr()
 
         def run(sl: slice) -> Any:
@@ -304,7 +304,7 @@ class Trajectory:
     def _mode_values(self, tx: Any, la: Any) -> Any:
         b = self.backend_info
         if self.path == "spectral":
-            return kernel.spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
+            return spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
         f = self._factor_eig(tx, la)
         return b.xp.sum(f * f, axis=-1)
 
@@ -312,7 +312,7 @@ class Trajectory:
         b = self.backend_info
         xp = b.xp
         if self.path == "spectral":
-            vals = kernel.spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
+            vals = spectral_values(b, self._dev["lam"], self._log_scale(la), tx)
             vals = -xp.sort(-vals, axis=1)[:, : min(k, self.dim)]
             if vals.shape[1] < k:
                 pad = xp.zeros((vals.shape[0], k - vals.shape[1]), dtype=b.dtype, device=b.device)
@@ -324,7 +324,7 @@ class Trajectory:
         b, dev = self.backend_info, self._dev
         xp = b.xp
         if self.path == "spectral":
-            res = kernel.spectral_residuals(b, dev["lam"], self._log_scale(la), tx)
+            res = spectral_residuals(b, dev["lam"], self._log_scale(la), tx)
             return 0.25 * xp.sum(res**2, axis=1)
         f = self._factor_eig(tx, la)
         eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
