@@ -40,6 +40,7 @@ from .descent import CHECK_EVERY as CHECK_EVERY
 from .descent import MAX_GD_STEPS as MAX_GD_STEPS
 from .models import AsymmetricModel as AsymmetricModel
 from .models import DeepModel as DeepModel
+from .models import LinearNetworkModel as LinearNetworkModel
 from .models import Model as Model
 from .models import SymmetricModel as SymmetricModel
 from .models import flow_jacobian as flow_jacobian
@@ -78,6 +79,7 @@ __all__ = [
     "DescentResult",
     "FlowResult",
     "GDResult",
+    "LinearNetworkModel",
     "Model",
     "SensingResult",
     "SimulationResult",
