@@ -191,10 +191,7 @@ def continual_learning(
     active = np.searchsorted(starts, tt, side="right") - 1
     P = x.shape[1]
     sig = [y @ x.T / P for y in checked]
-    irr = [
-        max(0.5 * float(np.sum(y**2)) / P - 0.5 * float(np.sum(s**2)), 0.0)
-        for y, s in zip(checked, sig, strict=True)
-    ]
+    irr = [0.5 * float(np.sum((y - s @ x) ** 2)) / P for y, s in zip(checked, sig, strict=True)]
     T = tt.size
     d_out, d_in = sig[0].shape
     W = np.empty((T, d_out, d_in))

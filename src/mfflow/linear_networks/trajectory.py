@@ -63,7 +63,8 @@ class NetworkTrajectory:
     lam : float
         The ``lambda`` found in the init: ``W2^T W2 - W1 W1^T = lambda I_h``, conserved.
     irreducible : float
-        ``c = 1/(2P) ||Y||^2 - 1/2 ||Sigma_yx||^2``: the loss no linear map goes below.
+        ``c = 1/(2P) ||Y - Sigma_yx X||^2 = 1/(2P) ||Y||^2 - 1/2 ||Sigma_yx||^2``: the loss no
+        linear map goes below (computed from the residual, without cancellation).
     W1_0, W2_0 : (h, d_in), (d_out, h) arrays
         The initial weights (kernel distances are measured against their NTK).
     """
@@ -408,11 +409,11 @@ def linear_network(
     if b.name == "numpy":
         xb, yb = x, y
         syx = y @ x.T / P
-        c = max(0.5 * float(np.sum(y**2)) / P - 0.5 * float(np.sum(syx**2)), 0.0)
+        c = 0.5 * float(np.sum((y - syx @ x) ** 2)) / P
     else:
         xb, yb = b.asarray(X), b.asarray(Y)
         syx = yb @ b.xp.matrix_transpose(xb) / P
-        c = 0.5 * b.xp.sum(yb**2) / P - 0.5 * b.xp.sum(syx**2)
+        c = 0.5 * b.xp.sum((yb - syx @ xb) ** 2) / P
     flow = closed_form_asymmetric(syx, u0, v0, a, rtol=rtol)
     return NetworkTrajectory(
         flow=flow,
