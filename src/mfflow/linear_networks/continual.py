@@ -102,7 +102,7 @@ def _cos_distance(g0: FloatArray, g: FloatArray, M: FloatArray) -> FloatArray:
     bb = np.einsum("tij,tji->t", g @ M, g @ M)
     ok = (aa > 0) & (bb > 0)
     den = np.sqrt(np.where(ok, aa * bb, 1.0))
-    return np.where(ok, 1.0 - ab / den, math.nan)
+    return np.where(ok, np.clip(1.0 - ab / den, 0.0, 1.0), math.nan)
 
 
 def continual_learning(

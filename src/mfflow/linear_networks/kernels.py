@@ -104,7 +104,8 @@ def kernel_cosine_distance(
     den = xp.sqrt(ntk_inner(xp, grams_a, grams_a, M) * ntk_inner(xp, grams_b, grams_b, M))
     ok = den > 0
     safe = xp.where(ok, den, xp.ones_like(den))
-    return xp.where(ok, 1.0 - ab / safe, xp.full_like(den, float("nan")))
+    dist = xp.clip(1.0 - ab / safe, 0.0, 1.0)  # rounding can leave -1e-16 at t = 0
+    return xp.where(ok, dist, xp.full_like(den, float("nan")))
 
 
 def task_alignment(xp: Any, grams: tuple[Any, Any], N: Any, M: Any, y_norm2: float) -> Any:

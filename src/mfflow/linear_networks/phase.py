@@ -376,7 +376,7 @@ def _similarity_distance(g0: FloatArray, g1: FloatArray, M: FloatArray) -> float
     ab = float(np.sum((g0 @ M) * (M @ g1).T))
     aa = float(np.sum((g0 @ M) * (M @ g0).T))
     bb = float(np.sum((g1 @ M) * (M @ g1).T))
-    return 1.0 - ab / math.sqrt(aa * bb) if aa > 0 and bb > 0 else math.nan
+    return min(max(1.0 - ab / math.sqrt(aa * bb), 0.0), 1.0) if aa > 0 and bb > 0 else math.nan
 
 
 def _descent_cell(

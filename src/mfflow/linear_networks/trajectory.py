@@ -142,7 +142,7 @@ class NetworkTrajectory:
             raise ValueError(f"t: expected times >= 0 (inf for the limit), got {arr[:5]}")
         inf = np.isinf(arr)
         parts = []
-        if not np.all(inf):
+        if arr.size == 0 or not np.all(inf):
             fu, fv = self.flow.factors(arr[~inf])
             parts = list(_products(xp, fu, fv))
         if not np.any(inf):

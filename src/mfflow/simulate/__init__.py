@@ -2,7 +2,8 @@ r"""Numerical references: gradient flow by an ODE solver, and gradient descent, 
 
 One stack for the symmetric factorization ``1/4 ||Y - U U^T||_F^2`` (the paper's), the
 asymmetric ``1/2 ||Y - U V^T||_F^2``, both through a measurement operator (sensing, completion),
-and the deep ``1/2 ||Y - W_L ... W_1||_F^2``:
+the deep ``1/2 ||Y - W_L ... W_1||_F^2`` and the two-layer linear network on data
+``1/(2P) ||Y - W2 W1 X||_F^2`` (:func:`mfflow.simulate_linear_network`):
 
 * :mod:`.models`: each loss as a :class:`Model` (state layout, negative gradient, product, loss,
   scale convention ``F_j(0) = alpha^{1/depth} F_j``);
