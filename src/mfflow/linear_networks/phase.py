@@ -159,6 +159,9 @@ class PhaseDiagram:
         Step size (descent).
     seconds : float
         Wall-clock time of the grid.
+    cpu_seconds : float
+        Processor time of the grid (this process; the wall time on a shared machine includes
+        waiting).
     checks : tuple of LazyRichCheck
         Cells recomputed exactly and by gradient descent at a finite horizon.
     """
@@ -176,6 +179,7 @@ class PhaseDiagram:
     method: str
     eta: float | None
     seconds: float
+    cpu_seconds: float = math.nan
     checks: tuple[LazyRichCheck, ...] = field(default=())
 
     @classmethod
@@ -189,6 +193,7 @@ class PhaseDiagram:
         method: str = "exact",
         eta: float | None = None,
         seconds: float = math.nan,
+        cpu_seconds: float = math.nan,
         checks: tuple[LazyRichCheck, ...] = (),
     ) -> PhaseDiagram:
         """Assemble a grid from its cells, row-major (``lam`` outer, ``scale`` inner).
@@ -219,6 +224,7 @@ class PhaseDiagram:
             method=method,
             eta=eta,
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             checks=tuple(checks),
             **grid,
         )
@@ -483,13 +489,13 @@ def lazy_rich_phase_diagram(
         raise ValueError(f"scales: expected a non-empty 1-D array of values > 0, got {sc!r}")
     x, y = as_dataset(X, Y)
     kw: dict[str, Any] = {"h": h, "seed": seed, "tol": tol}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cells = [
         lazy_rich_cell(x, y, float(lam), float(s), horizon=horizon, eta=eta, **kw)
         for lam in la
         for s in sc
     ]
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     found = []
     ch = np.asarray(checks, dtype=np.float64).reshape(-1, 2)
     for lam, s in ch:
@@ -513,5 +519,6 @@ def lazy_rich_phase_diagram(
         method="exact" if eta is None else "descent",
         eta=eta,
         seconds=seconds,
+        cpu_seconds=cpu,
         checks=tuple(found),
     )
