@@ -34,6 +34,21 @@ from .gd_vs_gf import critical_step_sizes as critical_step_sizes
 from .gd_vs_gf import curvature as curvature
 from .gd_vs_gf import gd_flow_gap as gd_flow_gap
 from .linalg import eigh_descending as eigh_descending
+from .linear_networks import ContinualLearning as ContinualLearning
+from .linear_networks import LazyRichCell as LazyRichCell
+from .linear_networks import NetworkSimulation as NetworkSimulation
+from .linear_networks import NetworkTrajectory as NetworkTrajectory
+from .linear_networks import PhaseDiagram as PhaseDiagram
+from .linear_networks import continual_learning as continual_learning
+from .linear_networks import lambda_balanced_weights as lambda_balanced_weights
+from .linear_networks import lazy_rich_cell as lazy_rich_cell
+from .linear_networks import lazy_rich_phase_diagram as lazy_rich_phase_diagram
+from .linear_networks import linear_network as linear_network
+from .linear_networks import network_lambda as network_lambda
+from .linear_networks import simulate_linear_network as simulate_linear_network
+from .linear_networks import teacher_task as teacher_task
+from .linear_networks import whiten as whiten
+from .linear_networks import whitened_inputs as whitened_inputs
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
 from .problems import make_target as make_target
@@ -110,6 +125,7 @@ __all__ = [
     "AsymmetricGDResult",
     "AsymmetricLearningCurves",
     "AsymmetricTrajectory",
+    "ContinualLearning",
     "CriticalStepSizes",
     "EntrySampling",
     "FlowResult",
@@ -118,7 +134,11 @@ __all__ = [
     "GaussianSensing",
     "IdentityOperator",
     "ImbalanceStudy",
+    "LazyRichCell",
     "MeasurementOperator",
+    "NetworkSimulation",
+    "NetworkTrajectory",
+    "PhaseDiagram",
     "SensingResult",
     "SpecError",
     "TheoremCheck",
@@ -132,6 +152,7 @@ __all__ = [
     "check_theorem",
     "closed_form",
     "closed_form_asymmetric",
+    "continual_learning",
     "critical_step_sizes",
     "crossing_times",
     "curvature",
@@ -150,11 +171,16 @@ __all__ = [
     "imbalance",
     "imbalance_study",
     "lambda_balanced_init",
+    "lambda_balanced_weights",
+    "lazy_rich_cell",
+    "lazy_rich_phase_diagram",
+    "linear_network",
     "load_spec",
     "low_rank_init",
     "make_target",
     "measured_intervals",
     "measured_transition_times",
+    "network_lambda",
     "open_sweep",
     "orthogonal_init",
     "random_orthogonal",
@@ -167,9 +193,13 @@ __all__ = [
     "simulate_asymmetric_gf",
     "simulate_gd",
     "simulate_gf",
+    "simulate_linear_network",
     "spectral_init",
     "symmetrized_target",
+    "teacher_task",
     "theorem_constants",
     "theorem_intervals",
     "transition_times",
+    "whiten",
+    "whitened_inputs",
 ]

@@ -2,7 +2,8 @@ r"""Numerical references: gradient flow by an ODE solver, and gradient descent, 
 
 One stack for the symmetric factorization ``1/4 ||Y - U U^T||_F^2`` (the paper's), the
 asymmetric ``1/2 ||Y - U V^T||_F^2``, both through a measurement operator (sensing, completion),
-and the deep ``1/2 ||Y - W_L ... W_1||_F^2``:
+the deep ``1/2 ||Y - W_L ... W_1||_F^2`` and the two-layer linear network on data
+``1/(2P) ||Y - W2 W1 X||_F^2`` (:func:`mfflow.simulate_linear_network`):
 
 * :mod:`.models`: each loss as a :class:`Model` (state layout, negative gradient, product, loss,
   scale convention ``F_j(0) = alpha^{1/depth} F_j``);
@@ -40,6 +41,7 @@ from .descent import CHECK_EVERY as CHECK_EVERY
 from .descent import MAX_GD_STEPS as MAX_GD_STEPS
 from .models import AsymmetricModel as AsymmetricModel
 from .models import DeepModel as DeepModel
+from .models import LinearNetworkModel as LinearNetworkModel
 from .models import Model as Model
 from .models import SymmetricModel as SymmetricModel
 from .models import flow_jacobian as flow_jacobian
@@ -78,6 +80,7 @@ __all__ = [
     "DescentResult",
     "FlowResult",
     "GDResult",
+    "LinearNetworkModel",
     "Model",
     "SensingResult",
     "SimulationResult",

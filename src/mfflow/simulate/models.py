@@ -23,7 +23,10 @@ The models, with ``R = Y - W``, or ``R = A*(y - A(W))`` through a measurement op
     \text{asymmetric:}\quad & L = \tfrac12 \|Y - U V^T\|_F^2 \;(\tfrac12 \|A(U V^T) - y\|^2),
         & -\nabla_{(U, V)} L &= (R V, R^T U), \\
     \text{deep:}\quad & L = \tfrac12 \|Y - W_L \cdots W_1\|_F^2 \;(\tfrac12 \|A(W) - y\|^2),
-        & -\nabla_{W_j} L &= (W_L \cdots W_{j+1})^T R (W_{j-1} \cdots W_1)^T.
+        & -\nabla_{W_j} L &= (W_L \cdots W_{j+1})^T R (W_{j-1} \cdots W_1)^T, \\
+    \text{network:}\quad & L = \tfrac1{2P} \|Y - W_2 W_1 X\|_F^2,
+        & -\nabla_{(W_1, W_2)} L &= (W_2^T G, G W_1^T),
+        \; G = \Sigma_{yx} - W_2 W_1 \Sigma_{xx}.
 
 The factor ``1/4`` of the symmetric loss is the paper's: it makes the flow ``U' = (Y - U U^T) U``.
 A new model (weight decay, a two-layer linear network on data ``X``, ...) is one subclass of
@@ -60,6 +63,7 @@ __all__ = [
     "AsymmetricModel",
     "DeepModel",
     "Factors",
+    "LinearNetworkModel",
     "Model",
     "SymmetricModel",
     "flow_jacobian",
@@ -472,3 +476,120 @@ class DeepModel(Model):
             for a, b in pairwise(factors)
         ]
         return np.max(np.stack(s), axis=0)
+
+
+class LinearNetworkModel(Model):
+    r"""A two-layer linear network on data: ``1/(2P) ||Y - W2 W1 X||_F^2``, any inputs.
+
+    .. math::
+
+        \dot W_1 = W_2^T G, \qquad \dot W_2 = G W_1^T, \qquad
+        G = \Sigma_{yx} - W_2 W_1 \Sigma_{xx}, \quad
+        \Sigma_{xx} = X X^T / P, \;\; \Sigma_{yx} = Y X^T / P.
+
+    With whitened inputs (``Sigma_xx = I``) this is the asymmetric flow of
+    ``1/2 ||Sigma_yx - U V^T||_F^2`` with ``U = W2``, ``V = W1^T`` (plus the constant
+    ``1/(2P) ||Y||^2 - 1/2 ||Sigma_yx||^2``), the exact flow of :func:`mfflow.linear_network`
+    for lambda-balanced inits; here any ``X`` and any init are simulated.
+
+    Parameters
+    ----------
+    X : (d_in, P) array
+        Inputs, one column per example.
+    Y : (d_out, P) array
+        Targets, one column per example.
+
+    Attributes
+    ----------
+    X, data : (d_in, P), (d_out, P) arrays
+        The data (``data`` is the caller's ``Y``).
+    Sxx, Syx : (d_in, d_in), (d_out, d_in) arrays
+        ``X X^T / P`` and ``Y X^T / P``.
+    Y : (d_out, d_in) array
+        The map the product should recover: the minimum-norm least-squares solution
+        ``Sigma_yx Sigma_xx^+`` (``Sigma_yx`` for whitened inputs), used by
+        ``recovery_error``.
+
+    Notes
+    -----
+    The state is ``(W1, W2)`` (``W1`` ``(h, d_in)`` applied first, ``W2`` ``(d_out, h)``), started
+    at ``alpha^{1/2}`` times the given weights (``alpha = 1``: the weights as given). The flow
+    conserves the imbalance ``W2^T W2 - W1 W1^T`` ``(h, h)`` (:meth:`invariant`) for any ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, Y = np.array([[1.0, -1.0]]), np.array([[3.0, -1.0]])  # P = 2, X X^T / P = 1
+    >>> model = LinearNetworkModel(X, Y)
+    >>> W1, W2 = model.as_init([[1.0]], [[1.0]])
+    >>> model.Syx, [g.tolist() for g in model.neg_grad((W1, W2))]  # G = 2 - 1
+    (array([[2.]]), [[[1.0]], [[1.0]]])
+    >>> float(model.loss((W1, W2)))  # 1/(2P) ||Y - W2 W1 X||^2 = ((3 - 1)^2 + 0) / 4
+    1.0
+    """
+
+    kind = "linear_network"
+    factor_names = ("W1", "W2")
+
+    def __init__(self, X: ArrayLike, Y: ArrayLike) -> None:
+        x = as_matrix(X, "X")
+        y = as_matrix(Y, "Y")
+        if y.shape[1] != x.shape[1]:
+            raise ValueError(
+                f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples to match X "
+                f"{x.shape}, got {y.shape}"
+            )
+        self.X = np.array(x)
+        self.data = np.array(y)
+        P = x.shape[1]
+        self.Sxx = x @ x.T / P
+        self.Syx = y @ x.T / P
+        self.Y = self.Syx @ np.linalg.pinv(self.Sxx, hermitian=True)
+        self.operator = None
+        self.y = None
+
+    def __repr__(self) -> str:
+        return f"LinearNetworkModel(X shape {self.X.shape}, Y shape {self.data.shape})"
+
+    def as_init(self, *shapes: ArrayLike) -> Factors:
+        W1, W2 = shapes
+        d_in, d_out = self.X.shape[0], self.data.shape[0]
+        w1 = as_matrix(W1, "W1")
+        if w1.shape[1] != d_in:
+            raise ValueError(
+                f"W1: expected shape (h, d_in) with d_in = {d_in} columns to match X, "
+                f"got {w1.shape}"
+            )
+        w2 = as_matrix(W2, "W2")
+        if w2.shape != (d_out, w1.shape[0]):
+            raise ValueError(
+                f"W2: expected shape (d_out, h) = ({d_out}, {w1.shape[0]}) to match Y and W1, "
+                f"got {w2.shape}"
+            )
+        return w1, w2
+
+    def neg_grad(self, factors: Factors) -> Factors:
+        W1, W2 = factors
+        G = self.Syx - (W2 @ W1) @ self.Sxx
+        return W2.T @ G, G @ W1.T
+
+    def product(self, factors: Factors) -> FloatArray:
+        W1, W2 = factors
+        return W2 @ W1
+
+    def loss(self, factors: Factors) -> FloatArray:
+        """``1/(2P) ||Y - W2 W1 X||_F^2`` from the residuals, stacked factors: ``(...)``."""
+        res = self.data - self.product(factors) @ self.X
+        return 0.5 * np.sum(res**2, axis=(-2, -1)) / self.X.shape[1]
+
+    def invariant(self, factors: Factors) -> FloatArray:
+        """The imbalance ``W2^T W2 - W1 W1^T`` ``(..., h, h)``."""
+        W1, W2 = factors
+        return imbalance(W2, _swap(W1))
+
+    def invariant_scale(self, factors: Factors) -> FloatArray:
+        """``max|W2^T W2| + max|W1 W1^T|`` ``(...)``."""
+        W1, W2 = factors
+        g2 = np.max(np.abs(_swap(W2) @ W2), axis=(-2, -1))
+        g1 = np.max(np.abs(W1 @ _swap(W1)), axis=(-2, -1))
+        return g1 + g2
