@@ -270,7 +270,7 @@ def deep_mode_curve(sigma: ArrayLike, s0: ArrayLike, L: int, t: ArrayLike) -> Fl
 
         _, _, L, scalar_mode = _mode_args(to_numpy(sigma), to_numpy(s0), L)
         as_times(to_numpy(t))
-        curves = mode_curve_differentiable(sigma, s0, L, t)
+        curves = mode_curve_differentiable(sigma, s0, L, t, _host_curves, deep_mode_time)
         curves = curves[:, 0] if scalar_mode else curves
         return curves[0] if getattr(t, "ndim", 0) == 0 else curves
     sig, s0a, L, scalar_mode = _mode_args(sigma, s0, L)
@@ -287,6 +287,11 @@ def deep_mode_curve(sigma: ArrayLike, s0: ArrayLike, L: int, t: ArrayLike) -> Fl
     if scalar_mode:
         out = out[:, 0]
     return out[0] if scalar_t else out
+
+
+def _host_curves(sigma: FloatArray, s0: FloatArray, L: int, t: FloatArray) -> FloatArray:
+    """``deep_mode_curve`` on host float64 arrays as a ``(T, k)`` array (for deep_grad)."""
+    return np.asarray(deep_mode_curve(sigma, s0, L, t), dtype=np.float64).reshape(t.size, -1)
 
 
 def deep_mode_time(sigma: ArrayLike, s0: ArrayLike, L: int, s: ArrayLike) -> FloatArray | float:

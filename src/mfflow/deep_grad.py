@@ -28,6 +28,7 @@ integrated by ``scipy.integrate.quad`` in ``y = log(u - sigma)``; ``sigma = 0``,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,12 @@ def _t_sigma_above(sigma: float, s0: float, s: float, L: int) -> float:
 
 
 def mode_curve_partials(
-    sigma: FloatArray, s0: FloatArray, L: int, t: FloatArray, s: FloatArray
+    sigma: FloatArray,
+    s0: FloatArray,
+    L: int,
+    t: FloatArray,
+    s: FloatArray,
+    mode_time: Callable[..., Any],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``(ds/dsigma, ds/ds0, ds/dt)``, each ``(T, k)``, at the curves ``s`` ``(T, k)``.
 
@@ -68,6 +74,8 @@ def mode_curve_partials(
     t : (T,) array
     s : (T, k) array
         ``deep_mode_curve(sigma, s0, L, t)``.
+    mode_time : callable
+        :func:`mfflow.deep_mode_time` (passed in: this module sits below :mod:`mfflow.deep`).
     """
     p = 2.0 - 2.0 / L
     T = t.size
@@ -90,8 +98,6 @@ def mode_curve_partials(
         else:
             d_t[:, i] = L * si**p * (sg - si)
             d_s0[:, i] = si**p * (sg - si) / (z**p * (sg - z))
-            from .deep import deep_mode_time
-
             for j, sj in enumerate(si):
                 if sj == z:
                     continue
@@ -100,7 +106,7 @@ def mode_curve_partials(
                     continue
                 if z < sg:
                     v, v0 = sj / sg, z / sg
-                    tt = float(deep_mode_time(sg, z, L, sj))
+                    tt = float(mode_time(sg, z, L, sj))
                     t_sig = -p * tt / sg - (v ** (1 - p) / (1 - v) - v0 ** (1 - p) / (1 - v0)) / (
                         L * sg ** (p + 1)
                     )
@@ -110,15 +116,15 @@ def mode_curve_partials(
     return d_sig, d_s0, d_t
 
 
-def _curve(sigma: FloatArray, s0: FloatArray, L: int, t: FloatArray) -> FloatArray:
-    from .deep import deep_mode_curve
-
-    return np.asarray(deep_mode_curve(sigma, s0, L, t), dtype=np.float64).reshape(t.size, -1)
-
-
-def mode_curve_differentiable(sigma: Any, s0: Any, L: int, t: Any) -> Any:
+def mode_curve_differentiable(
+    sigma: Any, s0: Any, L: int, t: Any, curve: Callable[..., Any], mode_time: Callable[..., Any]
+) -> Any:
     """:func:`mfflow.deep_mode_curve` on torch tensors / JAX arrays, differentiable in
-    ``sigma``, ``s0`` and ``t``; returns ``(T, k)`` (the caller squeezes scalar axes)."""
+    ``sigma``, ``s0`` and ``t``; returns ``(T, k)`` (the caller squeezes scalar axes).
+
+    ``curve(sigma (k,), s0 (k,), L, t (T,)) -> (T, k)`` evaluates the curves on host float64
+    arrays and ``mode_time`` is :func:`mfflow.deep_mode_time` (both passed in by
+    :mod:`mfflow.deep`, which this module sits below)."""
     b = backend_of(sigma=sigma, s0=s0, t=t)
     xp = b.xp
     sig = xp.reshape(b.asarray(sigma), (-1,))
@@ -128,9 +134,9 @@ def mode_curve_differentiable(sigma: Any, s0: Any, L: int, t: Any) -> Any:
     sig = sig + xp.zeros(k, dtype=b.dtype, device=b.device)
     z = z + xp.zeros(k, dtype=b.dtype, device=b.device)
     if b.name == "torch":
-        return _TorchCurve.apply(sig, z, tt, L)
+        return _TorchCurve.apply(sig, z, tt, L, curve, mode_time)
     if b.name == "jax":
-        return _jax_curve(L)(sig, z, tt)
+        return _jax_curve(L, curve, mode_time)(sig, z, tt)
     raise TypeError(f"sigma, s0, t: gradients need torch or JAX arrays, got {b.name}")
 
 
@@ -143,10 +149,12 @@ try:  # torch is optional
 
     class _TorchCurve(torch.autograd.Function):
         @staticmethod
-        def forward(ctx: Any, sigma: Any, s0: Any, t: Any, L: int) -> Any:
+        def forward(
+            ctx: Any, sigma: Any, s0: Any, t: Any, L: int, curve: Any, mode_time: Any
+        ) -> Any:
             sg, z, tt = _host(sigma), _host(s0), _host(t)
-            s = _curve(sg, z, L, tt)
-            ctx.partials = mode_curve_partials(sg, z, L, tt, s)
+            s = curve(sg, z, L, tt)
+            ctx.partials = mode_curve_partials(sg, z, L, tt, s, mode_time)
             return torch.as_tensor(s, dtype=sigma.dtype, device=sigma.device)
 
         @staticmethod
@@ -154,7 +162,7 @@ try:  # torch is optional
             d_sig, d_s0, d_t = (
                 torch.as_tensor(a, dtype=g.dtype, device=g.device) for a in ctx.partials
             )
-            return (g * d_sig).sum(0), (g * d_s0).sum(0), (g * d_t).sum(1), None
+            return (g * d_sig).sum(0), (g * d_s0).sum(0), (g * d_t).sum(1), None, None, None
 
 except ImportError:  # pragma: no cover - without torch, torch tensors cannot reach here
     _TorchCurve = None  # type: ignore[assignment,misc]
@@ -163,7 +171,7 @@ except ImportError:  # pragma: no cover - without torch, torch tensors cannot re
 _JAX_CURVES: dict[int, Any] = {}
 
 
-def _jax_curve(L: int) -> Any:
+def _jax_curve(L: int, curve_fn: Callable[..., Any], mode_time: Callable[..., Any]) -> Any:
     """The JAX version for depth ``L`` (a custom JVP around a host callback), cached."""
     if L in _JAX_CURVES:
         return _JAX_CURVES[L]
@@ -171,11 +179,11 @@ def _jax_curve(L: int) -> Any:
     import jax.numpy as jnp
 
     def host_values(sig: Any, z: Any, tt: Any) -> FloatArray:
-        return _curve(np.asarray(sig), np.asarray(z), L, np.asarray(tt))
+        return curve_fn(np.asarray(sig), np.asarray(z), L, np.asarray(tt))
 
     def host_partials(sig: Any, z: Any, tt: Any) -> tuple[FloatArray, ...]:
         sg, zz, ts = np.asarray(sig), np.asarray(z), np.asarray(tt)
-        return mode_curve_partials(sg, zz, L, ts, _curve(sg, zz, L, ts))
+        return mode_curve_partials(sg, zz, L, ts, curve_fn(sg, zz, L, ts), mode_time)
 
     @jax.custom_jvp
     def curve(sig: Any, z: Any, tt: Any) -> Any:
