@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import cmath
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -76,6 +75,7 @@ from scipy.optimize import brentq
 
 from . import simulate as _stack
 from .backend import needs_grad, to_numpy
+from .compat import moved_names
 from .problems import random_orthogonal
 from .validation import (
     Seed,
@@ -100,17 +100,7 @@ FloatArray = NDArray[np.float64]
 _MOVED = ("deep_descent", "deep_flow")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"mfflow.deep.{name} moved to the simulation stack: use mfflow.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        value = getattr(_stack, name)
-        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, globals(), _MOVED, _stack)
 
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.

@@ -43,13 +43,13 @@ minimization", SIAM Review 52 (2010) (RIP of Gaussian operators).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import simulate as _stack
+from .compat import moved_names
 from .validation import (
     Seed,
     as_fraction,
@@ -73,17 +73,7 @@ FloatArray = NDArray[np.float64]
 _MOVED = ("SensingResult", "sensing_descent", "sensing_flow")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"mfflow.sensing.{name} moved to the simulation stack: use mfflow.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        value = getattr(_stack, name)
-        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, globals(), _MOVED, _stack)
 
 
 # ---- operators ---------------------------------------------------------------------------------
