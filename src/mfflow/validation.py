@@ -19,6 +19,7 @@ __all__ = [
     "SYMMETRY_RTOL",
     "Seed",
     "as_alpha",
+    "as_dataset",
     "as_eps",
     "as_fraction",
     "as_init",
@@ -345,3 +346,16 @@ def as_operator(value: Any, shape: tuple[int, int] | None = None, name: str = "o
             f"shape {tuple(shape)}"
         )
     return value
+
+
+def as_dataset(X: Any, Y: Any) -> tuple[FloatArray, FloatArray]:
+    """Checked inputs ``X`` ``(d_in, P)`` and targets ``Y`` ``(d_out, P)``: finite, real, the
+    same number ``P`` of examples (columns)."""
+    x = as_matrix(X, "X")
+    y = as_matrix(Y, "Y")
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples (columns) to match X "
+            f"{x.shape}, got {y.shape}"
+        )
+    return x, y

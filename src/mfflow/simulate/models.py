@@ -46,6 +46,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..validation import (
+    as_dataset,
     as_factor_stack,
     as_init,
     as_matrix,
@@ -532,13 +533,7 @@ class LinearNetworkModel(Model):
     factor_names = ("W1", "W2")
 
     def __init__(self, X: ArrayLike, Y: ArrayLike) -> None:
-        x = as_matrix(X, "X")
-        y = as_matrix(Y, "Y")
-        if y.shape[1] != x.shape[1]:
-            raise ValueError(
-                f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples to match X "
-                f"{x.shape}, got {y.shape}"
-            )
+        x, y = as_dataset(X, Y)
         self.X = np.array(x)
         self.data = np.array(y)
         P = x.shape[1]
