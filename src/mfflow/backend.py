@@ -68,7 +68,7 @@ def to_numpy(x: Any) -> Any:
         For an abstract JAX value (under ``jax.jit``), which has no value yet.
     """
     out = to_host(x)
-    if out is None:
+    if out is None and x is not None:
         raise TypeError(
             "expected a concrete array, got an abstract JAX tracer (under jax.jit): this "
             "computation needs the values"

@@ -176,8 +176,12 @@ def closed_form(
     if structure is None:
         host_y = tuple(to_host(y) for y in Y) if isinstance(Y, tuple) else to_host(Y)
         host_u = to_host(U0)
-        abstract_y = any(y is None for y in host_y) if isinstance(host_y, tuple) else host_y is None
-        if host_u is None or abstract_y:
+        abstract_y = (
+            any(h is None and y is not None for h, y in zip(host_y, Y, strict=True))
+            if isinstance(host_y, tuple)
+            else host_y is None and Y is not None
+        )
+        if (host_u is None and U0 is not None) or abstract_y:
             raise ValueError(
                 "structure: Y and U0 are abstract (under jax.jit) and the set-up needs their "
                 "values; pass structure=mfflow.riccati.analyze(Y, U0, spectral=False) computed "
@@ -193,7 +197,7 @@ def closed_form(
         arrays = differentiable_arrays(backend, structure, Y if "Y" in grads else None, U0)
     if "alpha" in grads:
         host_alpha = to_host(alpha)
-        a = as_alpha(host_alpha) if host_alpha is not None else math.nan
+        a = as_alpha(host_alpha) if host_alpha is not None else math.nan  # None: abstract
         log_alpha = backend.xp.log(backend.asarray(alpha))
         return Trajectory(structure, a, backend, grads, arrays, log_alpha)
     return Trajectory(structure, as_alpha(to_numpy(alpha)), backend, grads, arrays)

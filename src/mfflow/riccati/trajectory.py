@@ -202,7 +202,7 @@ class Trajectory:
         a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
         b = self.backend_info
         host = to_host(t)
-        if host is None:  # an abstract JAX value (jit): its shape is all there is to check
+        if host is None and t is not None:  # an abstract JAX value (jit): its shape is all there is to check
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
             native = b.xp.reshape(b.asarray(t), (-1,))
