@@ -6,7 +6,7 @@
   generic steps run on NumPy.
 * The spectral path's per-mode outputs are evaluated in few chunks (their working arrays are
   ``O(d)`` per time point, not ``O(d m)``), its factor without a product with the selection
-  matrix.
+  matrix, and its set-up without an SVD of a cluster whose rows are already orthogonal.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 import mfflow
 from mfflow.backend import NUMPY
-from mfflow.riccati import kernel, lapack
+from mfflow.riccati import kernel, lapack, structure
 
 
 def _generic(lam: np.ndarray, L: np.ndarray, log_alpha, t: np.ndarray) -> np.ndarray:
@@ -96,6 +96,40 @@ def test_spectral_curves_are_evaluated_in_few_chunks(monkeypatch: pytest.MonkeyP
         calls.clear()
         method(t)
         assert len(calls) <= 2, method.__name__
+
+
+def test_spectral_setup_skips_the_svd_of_an_orthogonal_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The zero eigenvalue of multiplicity ``n - 4`` is a cluster whose rows of ``Phi^T U0`` are
+    orthogonal under a spectral init: sorting them is the whole rotation. The result is checked
+    against the logistic curves written out (eq. 7)."""
+    n, alpha = 60, 1e-8
+    Y, scales, _ = _spectral_problem(n, alpha)
+    U0 = mfflow.spectral_init(Y, scales, seed=3)
+
+    def no_svd(*args, **kwargs):
+        raise AssertionError("SVD of an already orthogonal cluster")
+
+    monkeypatch.setattr(structure.np.linalg, "svd", no_svd)
+    traj = mfflow.closed_form(Y, U0, alpha)
+    monkeypatch.undo()
+    assert traj.path == "spectral"
+    lam, phi = np.linalg.eigh(Y)
+    lam, phi = lam[::-1], phi[:, ::-1]
+    t = np.array([0.5, 3.0, 6.0, 9.0, 14.0])
+    with np.errstate(over="ignore"):
+        e = np.exp(-2.0 * lam[None, :] * t[:, None])
+        h = np.where(
+            lam == 0.0,
+            2.0 * t[:, None],
+            -np.expm1(-2.0 * lam * t[:, None]) / np.where(lam == 0, 1, lam),
+        )
+        sigma = np.where(scales > 0, 1.0 / (e / (alpha * np.maximum(scales, 1e-300)) + h), 0.0)
+    want = np.einsum("ik,tk,jk->tij", phi, sigma, phi)
+    got = traj.W(t)
+    err = np.linalg.norm(got - want, axis=(1, 2)) / np.linalg.norm(want, axis=(1, 2))
+    assert err.max() < 1e-12, err
 
 
 def test_spectral_factor_is_the_scaled_basis_bitwise() -> None:

@@ -196,9 +196,23 @@ def _reduced_basis(
 
 def _rotate_clusters(lam: FloatArray, Phi: FloatArray, ut: FloatArray) -> None:
     """In place: within each cluster of equal eigenvalues, rotate ``Phi`` (and ``ut``) so that
-    the cluster's rows of ``ut`` are orthogonal, with descending norms."""
+    the cluster's rows of ``ut`` are orthogonal, with descending norms.
+
+    Rows that are orthogonal already (to rounding, as under a spectral init) are only sorted:
+    the SVD of a large cluster (the zero eigenvalue of a low-rank target) would cost many times
+    the ``eigh`` of ``Y`` for a rotation that is a permutation."""
     for start, stop in eig_clusters(lam, eig_tol(lam)):
         if stop - start > 1:
+            block = ut[start:stop]
+            gram = block @ block.T
+            norms = np.diag(gram).copy()
+            gram[np.diag_indices_from(gram)] = 0.0
+            tol = RANK_RTOL * max(block.shape) * float(norms.max())
+            if float(np.max(np.abs(gram))) <= tol:
+                order = np.argsort(-norms, kind="stable")
+                Phi[:, start:stop] = Phi[:, start:stop][:, order]
+                ut[start:stop] = block[order]
+                continue
             u, _, _ = np.linalg.svd(ut[start:stop], full_matrices=True)
             Phi[:, start:stop] = Phi[:, start:stop] @ u
             ut[start:stop] = u.T @ ut[start:stop]
