@@ -70,7 +70,7 @@ SCHEMA = "mfflow-benchmark/2"
 SETTINGS: dict[str, dict[str, Any]] = {
     "quick": {
         "cap_s": 3.0,
-        "budget_s": 25.0,
+        "budget_s": 15.0,
         "scaling_n": 50,
         "scaling_alpha": 1e-8,
         "T_values": (100, 400, 1600),
@@ -206,6 +206,7 @@ class Worker:
                     end = time.perf_counter() + COMPILE_LIMIT_S
                 elif prog.get("resume"):
                     end = time.perf_counter() + left_at_pause
+                end += prog.get("extend_s", 0.0)
                 rungs = prog.get("rungs", rungs)
             else:
                 return msg["result"]
@@ -739,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/torch/mfflow threads (1)")
     ap.add_argument("--from-json", type=Path, help="print a saved run instead of running")
     ap.add_argument("--only", help="run only the cases whose name contains this (e.g. 'dense')")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the thread and T scaling")
     args = ap.parse_args(argv)
     if args.from_json is not None:
         report = json.loads(args.from_json.read_text())
@@ -780,12 +782,15 @@ def main(argv: list[str] | None = None) -> int:
                 alphas[case.structure].append(case.alpha)
         mp_checks = mpmath_checks(alphas)
         _log(t_start, "mpmath checks done")
-        threads = timing.thread_scaling(settings["scaling_n"], settings["scaling_alpha"])
-        _log(t_start, "thread scaling done")
-        t_scal = timing.t_scaling(
-            settings["scaling_n"], settings["scaling_alpha"], settings["T_values"]
-        )
-        _log(t_start, "T scaling done")
+        threads: dict[str, Any] = {}
+        t_scal: dict[str, Any] = {}
+        if not args.no_scaling:
+            threads = timing.thread_scaling(settings["scaling_n"], settings["scaling_alpha"])
+            _log(t_start, "thread scaling done")
+            t_scal = timing.t_scaling(
+                settings["scaling_n"], settings["scaling_alpha"], settings["T_values"]
+            )
+            _log(t_start, "T scaling done")
         phase_competitors(rows, settings, worker, t_start)
     machine["load_average_end"] = _load()
     report: dict[str, Any] = {
@@ -806,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             "t_max_over_last_transition": cases.T_FACTOR,
             "rtol_ladder": list(competitors.RTOL_LADDER),
             "outputs": list(cases.OUTPUTS),
-            "w_max_n_spectral": cases.W_MAX_N,
+            "w_max_entries": cases.W_MAX_ENTRIES,
             "mpmath": {"n": MP_N, "lowrank_K": MP_LOWRANK_K, "fractions": list(MP_FRACTIONS)},
         },
         "machine": machine,
