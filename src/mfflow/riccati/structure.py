@@ -200,20 +200,20 @@ def _rotate_clusters(lam: FloatArray, Phi: FloatArray, ut: FloatArray) -> None:
     """In place: within each cluster of equal eigenvalues, rotate ``Phi`` (and ``ut``) so that
     the cluster's rows of ``ut`` are orthogonal, with descending norms.
 
-    The rotation diagonalizes the cluster's block of ``W~0`` (``c x c``, an ``eigh``); a block
-    that is diagonal already (to rounding, e.g. an init built in this very eigenbasis) is left
-    as it is, so a large degenerate eigenspace (the null space of a low-rank ``Y``) costs one
-    ``c x c`` Gram matrix, not a decomposition.
+    Rows that are orthogonal already (to rounding: a spectral init, an init built in this very
+    eigenbasis, the null space of a low-rank ``Y``) are only sorted; otherwise the cluster's
+    block of ``W~0`` (``c x c``) is diagonalized by an ``eigh``.
     """
     for start, stop in eig_clusters(lam, eig_tol(lam)):
         if stop - start > 1:
             block = ut[start:stop]
             gram = block @ block.T
-            diag = np.diag(gram).copy()
-            off = gram - np.diag(diag)
-            if float(np.max(np.abs(off))) <= 8 * _EPS * (stop - start) * max(
-                float(diag.max()), 0.0
-            ):
+            norms = np.diag(gram).copy()
+            tol = RANK_RTOL * max(block.shape) * float(norms.max())
+            if float(np.max(np.abs(gram - np.diag(norms)))) <= tol:
+                order = np.argsort(-norms, kind="stable")
+                Phi[:, start:stop] = Phi[:, start:stop][:, order]
+                ut[start:stop] = block[order]
                 continue
             _, v = np.linalg.eigh(0.5 * (gram + gram.T))
             v = v[:, ::-1]

@@ -202,7 +202,7 @@ class Trajectory:
         a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
         b = self.backend_info
         host = to_host(t)
-        if host is None and t is not None:  # an abstract JAX value (jit): its shape is all there is to check
+        if host is None and t is not None:  # abstract (jax.jit): only its shape can be checked
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
             native = b.xp.reshape(b.asarray(t), (-1,))
@@ -229,14 +229,18 @@ class Trajectory:
     def _factor_eig(self, tx: Any, la: Any) -> Any:
         """``F~(t)`` ``(k, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
         b, dev = self.backend_info, self._dev
-        xp = b.xp
         if self.path == "spectral":
-            vals = spectral_values(b, dev["lam"], self._log_scale(la), tx)
-            keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
-            pos = keep > 0.0
-            root = xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
-            return root[:, None, :] * dev["select"][None, :, :]
+            return self._spectral_root(tx, la)[:, None, :] * dev["select"][None, :, :]
         return dense_factor(b, dev["lam"], dev["L"], la, tx)
+
+    def _spectral_root(self, tx: Any, la: Any) -> Any:
+        """Spectral path: ``sqrt(sigma_i(t))`` of the touched modes, ``(k, m)``."""
+        b, dev = self.backend_info, self._dev
+        xp = b.xp
+        vals = spectral_values(b, dev["lam"], self._log_scale(la), tx)
+        keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
+        pos = keep > 0.0
+        return xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
 
     def _evaluate(
         self,
@@ -289,16 +293,25 @@ class Trajectory:
     def _bytes(self, *shape: int) -> int:
         return 8 * math.prod(shape) * 4
 
+    def _curve_bytes(self, width: int) -> int:
+        """Bytes per time point of a per-mode output (``mode_values``, ``eigvals``, ``loss``):
+        ``O(d)`` on the spectral path, which forms no matrix, ``O(d width)`` on the dense path."""
+        return self._bytes(self.dim) if self.path == "spectral" else self._bytes(self.dim, width)
+
     # ---- evaluations, one per output (each is ``fn(times, log_alphas)``) ------------------------
     def _W_eig(self, tx: Any, la: Any) -> Any:
         f = self._factor_eig(tx, la)
         return f @ self.backend_info.xp.matrix_transpose(f)
 
     def _W(self, tx: Any, la: Any) -> Any:
-        f = self._dev["Phi"] @ self._factor_eig(tx, la)
+        f = self._factor(tx, la)
         return f @ self.backend_info.xp.matrix_transpose(f)
 
     def _factor(self, tx: Any, la: Any) -> Any:
+        if self.path == "spectral":  # Phi's touched columns scaled: O(n m), not O(n d m)
+            b, dev = self.backend_info, self._dev
+            phi = b.xp.take(dev["Phi"], b.index(dev["keep"]), axis=1)
+            return phi[None, :, :] * self._spectral_root(tx, la)[:, None, :]
         return self._dev["Phi"] @ self._factor_eig(tx, la)
 
     def _mode_values(self, tx: Any, la: Any) -> Any:
@@ -376,7 +389,7 @@ class Trajectory:
         Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
         curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
         """
-        return self._evaluate(t, self._mode_values, self._bytes(self.dim, max(self.rank, 1)))
+        return self._evaluate(t, self._mode_values, self._curve_bytes(max(self.rank, 1)))
 
     def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
         """Eigenvalues of ``W(t)`` (= its singular values, ``W`` is PSD), descending.
@@ -397,7 +410,7 @@ class Trajectory:
         return self._evaluate(
             t,
             lambda tx, la: self._eigvals(tx, la, kk, algo),
-            self._bytes(self.dim, max(self.rank, 1)),
+            self._curve_bytes(max(self.rank, 1)),
         )
 
     def loss(self, t: ArrayLike) -> Any:
@@ -408,7 +421,7 @@ class Trajectory:
         the dense path the difference is formed, so the loss of a converged run is accurate
         absolutely (to ``~1e-16 ||Y||^2``), not relatively.
         """
-        val = self._evaluate(t, self._loss, self._bytes(self.dim, max(self.dim, self.rank)))
+        val = self._evaluate(t, self._loss, self._curve_bytes(max(self.dim, self.rank)))
         return _scalar_or_array(val, self.backend_info)
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
@@ -549,7 +562,7 @@ class TrajectoryBatch:
     def mode_values(self, t: ArrayLike) -> Any:
         """``(A, d)`` or ``(A, T, d)``."""
         tr = self.trajectory
-        return tr._evaluate(t, tr._mode_values, tr._bytes(tr.dim, max(tr.rank, 1)), self.alphas)
+        return tr._evaluate(t, tr._mode_values, tr._curve_bytes(max(tr.rank, 1)), self.alphas)
 
     def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
         """``(A, k)`` or ``(A, T, k)`` (``k = n`` by default)."""
@@ -559,14 +572,14 @@ class TrajectoryBatch:
         return tr._evaluate(
             t,
             lambda tx, la: tr._eigvals(tx, la, kk, algo),
-            tr._bytes(tr.dim, max(tr.rank, 1)),
+            tr._curve_bytes(max(tr.rank, 1)),
             self.alphas,
         )
 
     def loss(self, t: ArrayLike) -> Any:
         """``(A,)`` or ``(A, T)``."""
         tr = self.trajectory
-        return tr._evaluate(t, tr._loss, tr._bytes(tr.dim, max(tr.dim, tr.rank)), self.alphas)
+        return tr._evaluate(t, tr._loss, tr._curve_bytes(max(tr.dim, tr.rank)), self.alphas)
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
         """``(A,)`` or ``(A, T)``."""
