@@ -18,6 +18,15 @@ Everything here runs once per problem in float64 NumPy on the host (docs/math.md
    business in;
 4. the path: **spectral** when ``W~0`` is diagonal (each mode decouples into a logistic curve),
    **dense** otherwise.
+
+**Weight decay** ``+ gamma/2 ||U||_F^2`` (docs/math.md §10) makes the flow
+``U' = ((Y - gamma I) - U U^T) U``: the same problem with every eigenvalue shifted by
+``-gamma``. The eigenbasis, the cluster rotation, the init's factor and the path are those of
+``Y`` (decided before the shift, so they do not depend on ``gamma``); only ``lam`` becomes
+``lam - gamma``. For a factored target the reduction stays exact: ``span(basis, U0)`` is
+invariant under ``Y - gamma I`` as under ``Y``, so ``U(t)`` never leaves it; the directions of
+that subspace outside ``basis`` get the eigenvalue ``-gamma`` (not ``0``), and on its orthogonal
+complement ``W(t) = 0`` as before.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..linalg import eig_clusters, eig_tol, eigh_descending
-from ..validation import as_init, as_matrix, as_symmetric
+from ..validation import as_init, as_matrix, as_symmetric, as_weight_decay
 
 __all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor"]
 
@@ -60,6 +69,8 @@ class Structure:
         init does not touch).
     r : int
         Number of columns of ``U0``.
+    weight_decay : float
+        ``gamma >= 0``: ``lam`` holds the eigenvalues of ``Y - gamma I`` (those of ``Y`` when 0).
     """
 
     lam: FloatArray
@@ -68,6 +79,7 @@ class Structure:
     L: FloatArray | None
     scales: FloatArray | None
     r: int
+    weight_decay: float = 0.0
 
 
 def echelon_factor(ut: FloatArray) -> FloatArray:
@@ -232,6 +244,7 @@ def analyze(
     U0: ArrayLike,
     spectral: bool | None = None,
     basis_tol: float = 1e-10,
+    weight_decay: float = 0.0,
 ) -> Structure:
     """The set-up of :func:`mfflow.closed_form` on host float64 arrays.
 
@@ -243,11 +256,14 @@ def analyze(
         ``None`` detects, ``True`` requires, ``False`` refuses the spectral path.
     basis_tol : float
         Orthonormality tolerance of a factored target's basis.
+    weight_decay : float
+        ``gamma >= 0``: the structure of the flow with target ``Y - gamma I`` (module docstring).
 
     Returns
     -------
     Structure
     """
+    gamma = as_weight_decay(weight_decay)
     if spectral is not None and not isinstance(spectral, bool | np.bool_):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
     if isinstance(Y, tuple):
@@ -263,11 +279,13 @@ def analyze(
     L = echelon_factor(ut)
     r = u0.shape[1]
     scales = _spectral_scales(L, SPECTRAL_RTOL) if spectral is not False else None
+    if gamma:
+        lam = lam - gamma  # after the decisions above, none of which depends on gamma
     if scales is not None:
-        return Structure(lam, phi, "spectral", None, scales, r)
+        return Structure(lam, phi, "spectral", None, scales, r, gamma)
     if spectral is True:
         raise ValueError(
             "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
             f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
         )
-    return Structure(lam, phi, "dense", L, None, r)
+    return Structure(lam, phi, "dense", L, None, r, gamma)
