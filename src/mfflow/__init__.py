@@ -30,6 +30,16 @@ from .gd_vs_gf import critical_step_sizes as critical_step_sizes
 from .gd_vs_gf import curvature as curvature
 from .gd_vs_gf import gd_flow_gap as gd_flow_gap
 from .linalg import eigh_descending as eigh_descending
+from .noisy import EarlyStopping as EarlyStopping
+from .noisy import NoisyTarget as NoisyTarget
+from .noisy import SpikedPrediction as SpikedPrediction
+from .noisy import balanced_flow as balanced_flow
+from .noisy import early_stopping as early_stopping
+from .noisy import noisy_target as noisy_target
+from .noisy import signal_error as signal_error
+from .noisy import signal_error_rate as signal_error_rate
+from .noisy import spiked_prediction as spiked_prediction
+from .noisy import truncation_errors as truncation_errors
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
 from .problems import make_target as make_target
@@ -84,6 +94,7 @@ __all__ = [
     "AsymmetricLearningCurves",
     "AsymmetricTrajectory",
     "CriticalStepSizes",
+    "EarlyStopping",
     "EntrySampling",
     "FlowResult",
     "GDFlowGap",
@@ -92,14 +103,17 @@ __all__ = [
     "IdentityOperator",
     "ImbalanceStudy",
     "MeasurementOperator",
+    "NoisyTarget",
     "SensingResult",
     "SpecError",
+    "SpikedPrediction",
     "TheoremCheck",
     "TheoremConstants",
     "TheoremRow",
     "Trajectory",
     "__version__",
     "asymmetric_learning_curves",
+    "balanced_flow",
     "balanced_init",
     "best_rank_k",
     "check_theorem",
@@ -116,6 +130,7 @@ __all__ = [
     "deep_random_init",
     "deep_spectral_init",
     "deep_transition_time",
+    "early_stopping",
     "eigh_descending",
     "gaussian_init",
     "gaussian_pair_init",
@@ -128,6 +143,7 @@ __all__ = [
     "make_target",
     "measured_intervals",
     "measured_transition_times",
+    "noisy_target",
     "open_sweep",
     "orthogonal_init",
     "random_orthogonal",
@@ -136,13 +152,17 @@ __all__ = [
     "run_sweep",
     "sensing_descent",
     "sensing_flow",
+    "signal_error",
+    "signal_error_rate",
     "simulate_asymmetric_gd",
     "simulate_asymmetric_gf",
     "simulate_gd",
     "simulate_gf",
     "spectral_init",
+    "spiked_prediction",
     "symmetrized_target",
     "theorem_constants",
     "theorem_intervals",
     "transition_times",
+    "truncation_errors",
 ]
