@@ -30,6 +30,16 @@ from .gd_vs_gf import critical_step_sizes as critical_step_sizes
 from .gd_vs_gf import curvature as curvature
 from .gd_vs_gf import gd_flow_gap as gd_flow_gap
 from .linalg import eigh_descending as eigh_descending
+from .mixed import MixedEuler as MixedEuler
+from .mixed import MixedPhaseDiagram as MixedPhaseDiagram
+from .mixed import mixed_dynamics as mixed_dynamics
+from .mixed import mixed_euler as mixed_euler
+from .mixed import mixed_init as mixed_init
+from .mixed import mixed_phase_diagram as mixed_phase_diagram
+from .mixed import mixed_rhs as mixed_rhs
+from .mixed import mixed_task as mixed_task
+from .mixed import tu_parameters as tu_parameters
+from .mixed import tu_step_size as tu_step_size
 from .noisy import EarlyStopping as EarlyStopping
 from .noisy import NoisyTarget as NoisyTarget
 from .noisy import SpikedPrediction as SpikedPrediction
@@ -103,6 +113,8 @@ __all__ = [
     "IdentityOperator",
     "ImbalanceStudy",
     "MeasurementOperator",
+    "MixedEuler",
+    "MixedPhaseDiagram",
     "NoisyTarget",
     "SensingResult",
     "SpecError",
@@ -143,6 +155,12 @@ __all__ = [
     "make_target",
     "measured_intervals",
     "measured_transition_times",
+    "mixed_dynamics",
+    "mixed_euler",
+    "mixed_init",
+    "mixed_phase_diagram",
+    "mixed_rhs",
+    "mixed_task",
     "noisy_target",
     "open_sweep",
     "orthogonal_init",
@@ -165,4 +183,6 @@ __all__ = [
     "theorem_intervals",
     "transition_times",
     "truncation_errors",
+    "tu_parameters",
+    "tu_step_size",
 ]

@@ -295,8 +295,6 @@ def _check_pair(traj: Any, target: NoisyTarget) -> None:
     elif isinstance(traj, AsymmetricTrajectory):
         if (traj.m, traj.n) != target.shape:
             raise ValueError(f"target: expected shape ({traj.m}, {traj.n}), got {target.shape}")
-        if traj.lam != 0.0:
-            raise ValueError("traj: expected a balanced trajectory (lam = 0)")
     else:
         raise TypeError(
             f"traj: expected a Trajectory or an AsymmetricTrajectory, got {type(traj).__name__}"
@@ -398,7 +396,8 @@ def signal_error(traj: AnyTrajectory, target: NoisyTarget, t: ArrayLike) -> Any:
     Parameters
     ----------
     traj : Trajectory or AsymmetricTrajectory
-        The exact flow on ``target.Y`` (:meth:`NoisyTarget.trajectory`); balanced if asymmetric.
+        The exact flow on ``target.Y`` (:meth:`NoisyTarget.trajectory`, or any
+        lambda-balanced :class:`~mfflow.AsymmetricTrajectory`, e.g. :func:`mfflow.mixed_dynamics`).
     target : NoisyTarget
     t : float or (T,) array
         Times ``>= 0``.
@@ -421,7 +420,7 @@ def signal_error_rate(traj: AnyTrajectory, target: NoisyTarget, t: ArrayLike) ->
 
     Symmetric: ``2 <W - Y*, W'>`` with the Riccati velocity ``W' = (Y - W) W + W (Y - W)``, i.e.
     ``4 <(W - Y*) F, (Y - W) F>``, in the basis ``Phi`` where ``Y F~ = diag(lam) F~``; on the
-    spectral path ``sum_i 2 (s_i - c_i) 2 s_i (lam_i - s_i)``. Asymmetric (balanced):
+    spectral path ``sum_i 2 (s_i - c_i) 2 s_i (lam_i - s_i)``. Asymmetric (any lambda):
     ``B' = R V V^T + U U^T R - 2 gamma B``, so the rate is
     ``2 <(B - Y*) V, R V> + 2 <U^T (B - Y*), U^T R> - 4 gamma <B - Y*, B>`` (``O(m n r)``).
     With weight decay the symmetric ``lam`` already holds ``lam - gamma``.
