@@ -141,9 +141,14 @@ def test_test_error_against_mpmath_at_tiny_alpha():
 # ---- the optimal stopping time ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", [*SYMMETRIC, "rectangular", "weight decay"])
+@pytest.mark.parametrize("kind", [*SYMMETRIC, "rectangular", "weight decay", "narrow dips"])
 def test_optimal_stopping_against_a_fine_grid(kind):
-    if kind == "rectangular":
+    """The global minimum, also when the curve has several narrow dips (``alpha = 1e-40``:
+    transitions last ~2% of their time; a plain log grid of 60 points per decade misses them)."""
+    if kind == "narrow dips":
+        target = mfflow.noisy_target([14.0, 12.0, 10.0, 9.0], n=40, noise=1.0, seed=15)
+        traj = target.trajectory(np.eye(40), 1e-40)
+    elif kind == "rectangular":
         target = mfflow.noisy_target([10.0, 6.0], n=15, m=25, noise=1.0, seed=10)
         U0, V0 = mfflow.balanced_init(25, 15, 3, seed=11)
         traj = target.trajectory(U0, 1e-8, V0=V0)
@@ -213,9 +218,9 @@ def test_spiked_prediction_formulas():
 
 @pytest.mark.parametrize("rect", [False, True])
 def test_prediction_within_its_finite_n_error(rect, ledger):
-    """Outliers within ``3 s``, overlaps within ``3 / sqrt(n)``, the best truncation error and
-    the flow's optimal early-stopping error (``alpha = 1e-40``) within ``1 / sqrt(n)`` relative
-    (docs/math.md §12: relative errors ``O(n^{-1/2})`` away from the threshold)."""
+    """Outliers within ``3 s``, overlaps within ``3 / sqrt(n)``, the best truncation error, the
+    flow's optimal early-stopping error (``alpha = 1e-40``) and its time within ``1 / sqrt(n)``
+    relative (docs/math.md §12: relative errors ``O(n^{-1/2})`` away from the threshold)."""
     if rect:
         m, n = 900, 300
         x = np.array([3.0, 2.0, 1.4, 0.5]) * (n / m) ** 0.25
@@ -244,6 +249,10 @@ def test_prediction_within_its_finite_n_error(rect, ledger):
         assert np.all(np.abs(cr[det] - pred.overlap_right[det]) < 3 / math.sqrt(n))
         trunc = mfflow.truncation_errors(target, k_max=6).min()
         stop = mfflow.early_stopping(traj, target)
+        if not rect:  # the time: eq. 3.2 at the predicted fraction of the predicted outlier
+            d_time = abs(stop.t_star / pred.stopping_time(1e-40) - 1)
+            ledger.record("noisy: stopping time vs prediction (rel)", d_time, f"n={n}")
+            assert d_time < 1 / math.sqrt(n)
         d_trunc = abs(trunc / pred.truncation_error - 1)
         d_stop = abs(stop.error_star / pred.early_stopping_error - 1)
         ledger.record("noisy: truncation vs prediction (rel)", d_trunc, f"rect={rect} n={n}")

@@ -451,13 +451,16 @@ def minimize_in_time(
     value: Callable[[FloatArray], FloatArray],
     rate: Callable[[FloatArray], FloatArray],
     t: ArrayLike,
+    *,
+    candidates: int = 5,
 ) -> tuple[float, float, bool]:
     r"""Global minimum of a smooth curve over a time grid, refined on its exact derivative.
 
-    The smallest sampled value picks the basin; a sign change of ``rate`` next to it is refined
-    by ``brentq`` (relative tolerance :data:`STOP_RTOL`). A minimum narrower than the grid
-    spacing elsewhere can be missed: use a fine enough grid (:func:`early_stopping` uses 60
-    points per decade).
+    The sampled curve's local minima are candidates; the ``candidates`` lowest are refined by
+    ``brentq`` on ``rate`` between their neighbours (relative tolerance :data:`STOP_RTOL`) and
+    the lowest result is returned. A dip narrower than the grid spacing can be missed: the grid
+    must resolve the curve's features (:func:`early_stopping` samples every ``1/(4 max|lam|)``,
+    a quarter of the fastest transition's time scale).
 
     Parameters
     ----------
@@ -468,6 +471,8 @@ def minimize_in_time(
         it, e.g. of its square).
     t : (T,) array
         Increasing times, ``T >= 2``.
+    candidates : int
+        How many of the lowest sampled local minima are refined.
 
     Returns
     -------
@@ -480,35 +485,42 @@ def minimize_in_time(
     Examples
     --------
     >>> import numpy as np
-    >>> f = lambda t: (t - 1.234) ** 2
-    >>> df = lambda t: 2 * (t - 1.234)
-    >>> t_star, v, at_end = minimize_in_time(f, df, np.linspace(0, 3, 7))
-    >>> round(t_star, 12), at_end
-    (1.234, False)
+    >>> f = lambda t: (t - 1.234) ** 2 * (t - 2.5) ** 2 + 0.1 * t   # two dips, the first lower
+    >>> df = lambda t: 2 * (t - 1.234) * (t - 2.5) * (2 * t - 3.734) + 0.1
+    >>> t_star, v, at_end = minimize_in_time(f, df, np.linspace(0, 3, 31))
+    >>> round(t_star, 6), at_end
+    (1.204848, False)
     """
     tt = np.asarray(t, dtype=np.float64)
     if tt.ndim != 1 or tt.size < 2 or np.any(np.diff(tt) <= 0):
         raise ValueError("t: expected an increasing 1-D grid with at least 2 times")
+    k = as_positive_int(candidates, "candidates")
     v = np.asarray(value(tt), dtype=np.float64)
-    j = int(np.argmin(v))
     last = tt.size - 1
+    left = np.concatenate([[True], v[1:] <= v[:-1]])
+    right = np.concatenate([v[:-1] <= v[1:], [True]])
+    local = np.flatnonzero(left & right)
+    local = local[np.argsort(v[local], kind="stable")][:k]
 
     def r(x: float) -> float:
         return float(np.asarray(rate(np.array([x])))[0])
 
-    if j == last:
-        return float(tt[j]), float(v[j]), r(float(tt[j])) < 0.0
-    rj = r(float(tt[j]))
-    if rj == 0.0 or (rj > 0.0 and j == 0):
-        return float(tt[j]), float(v[j]), False
-    lo, hi = (tt[j - 1], tt[j]) if rj > 0.0 else (tt[j], tt[j + 1])
-    if r(float(lo)) >= 0.0 or r(float(hi)) <= 0.0:  # no sign change: the sample is the best
-        return float(tt[j]), float(v[j]), False
-    ts = float(brentq(r, float(lo), float(hi), xtol=STOP_RTOL * float(hi), rtol=STOP_RTOL))
-    vs = float(np.asarray(value(np.array([ts])))[0])
-    if vs > v[j]:  # rounding: keep the sample
-        return float(tt[j]), float(v[j]), False
-    return ts, vs, False
+    def refine(j: int) -> tuple[float, float, bool]:
+        if j == last:
+            return float(tt[j]), float(v[j]), r(float(tt[j])) < 0.0
+        rj = r(float(tt[j]))
+        if rj == 0.0 or (rj > 0.0 and j == 0):
+            return float(tt[j]), float(v[j]), False
+        lo, hi = (tt[j - 1], tt[j]) if rj > 0.0 else (tt[j], tt[j + 1])
+        if r(float(lo)) >= 0.0 or r(float(hi)) <= 0.0:  # no sign change: keep the sample
+            return float(tt[j]), float(v[j]), False
+        ts = float(brentq(r, float(lo), float(hi), xtol=STOP_RTOL * float(hi), rtol=STOP_RTOL))
+        vs = float(np.asarray(value(np.array([ts])))[0])
+        if vs > v[j]:  # rounding: keep the sample
+            return float(tt[j]), float(v[j]), False
+        return ts, vs, False
+
+    return min((refine(int(j)) for j in local), key=lambda res: res[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -518,7 +530,7 @@ class EarlyStopping:
     Attributes
     ----------
     t : (T,) array
-        The scan: ``0`` and log-spaced times up to the horizon.
+        The scan: ``0`` and log-spaced times up to the horizon, denser over the transitions.
     error : (T,) array
         The test error ``||W(t) - Y*||_F`` on the scan.
     t_star : float
@@ -547,17 +559,35 @@ class EarlyStopping:
         return self.error_star / self.signal_norm if self.signal_norm > 0 else math.nan
 
 
-def _horizon(traj: AnyTrajectory) -> tuple[float, float]:
-    """``(t_lo, t_hi)``: from before any growth to 4 leading-order transition times of the
-    slowest mode whose rate is at least 5% of the fastest (slower ones are noise-level)."""
+def _scan(traj: AnyTrajectory, t_max: float | None, ppd: int, cap: int) -> FloatArray:
+    """The scan of :func:`early_stopping` (see there): ``0``, a log grid over the whole
+    horizon, and a finer log grid over the transitions."""
     sym = traj if isinstance(traj, Trajectory) else traj.symmetric
     lam = sym.lam
     top = float(np.max(np.abs(lam))) if lam.size else 1.0
+    top = top if top > 0 else 1.0
     pos = lam[lam > 0.05 * top]
     q = float(pos.min()) if pos.size else top
-    w0 = sym.alpha * float(sym.init_singular_values[0]) ** 2 if sym.rank else sym.alpha
-    growth = max(math.log(max(q, 1e-300) / max(w0, 1e-300)), 1.0)
-    return 1e-3 / (2.0 * top), (4.0 * growth + 10.0) / (2.0 * q)
+    sv = sym.init_singular_values
+    sv = sv[sv > 0]
+    w_hi = sym.alpha * float(sv.max()) ** 2 if sv.size else sym.alpha
+    w_lo = sym.alpha * float(sv.min()) ** 2 if sv.size else sym.alpha
+    t_lo = 1e-3 / (2.0 * top)
+    t_hi = (4.0 * max(math.log(q / w_hi), 1.0) + 10.0) / (2.0 * q)
+    if t_max is not None:
+        t_hi = as_positive_scalar(t_max, "t_max")
+        t_lo = min(t_lo, t_hi / 10.0)
+    num = max(2, math.ceil(ppd * math.log10(t_hi / t_lo)) + 1)
+    parts = [np.zeros(1), np.geomspace(t_lo, t_hi, num)]
+    # a transition of rate lam centred at t_i >= log(lam / w) / (2 lam) lasts ~1/lam, i.e. a
+    # relative width >= 2 / log(lam / w): four points per width from the first transition on
+    growth = max(math.log(top / w_lo), 1.0)
+    t_first = max(math.log(top / w_hi), 0.0) / (4.0 * top)
+    if t_first < t_hi:
+        start = max(t_first, t_lo)
+        fine = min(cap, math.ceil(math.log(t_hi / start) / math.log1p(0.5 / growth)) + 1)
+        parts.append(np.geomspace(start, t_hi, max(fine, 2)))
+    return np.unique(np.concatenate(parts))
 
 
 def early_stopping(
@@ -566,13 +596,20 @@ def early_stopping(
     *,
     t_max: float | None = None,
     points_per_decade: int = 60,
+    max_points: int = 20_000,
 ) -> EarlyStopping:
     r"""The exact test-error curve and the optimal stopping time of one trajectory.
 
     The scan runs from ``1e-3 / (2 max|lam|)`` to ``t_max`` (default: four leading-order
     transition times ``log(lam / (alpha s_1^2)) / (2 lam)`` of the slowest mode with
-    ``lam >= 0.05 max|lam|``, plus ``10 / (2 lam)``), log-spaced; the smallest sample's basin is
-    refined by ``brentq`` on the exact :func:`signal_error_rate` (:func:`minimize_in_time`).
+    ``lam >= 0.05 max|lam|``, plus ``10 / (2 lam)``), log-spaced (``points_per_decade``), and
+    from the first transition on with a relative spacing ``1 / (2 G)``,
+    ``G = log(max|lam| / (alpha s_min^2))`` (``s`` the init's singular values): a transition of
+    rate ``lam`` lasts ``~1/lam`` and is centred after ``log(lam / w0) / (2 lam)``, so its
+    relative width is at least ``2 / G`` and every dip of the curve gets four samples (at most
+    ``max_points``). The lowest sampled local minima are refined by ``brentq`` on the exact
+    :func:`signal_error_rate` (:func:`minimize_in_time`). Cost: one factor evaluation per scan
+    point, ``~ 4.6 G`` per decade (``O(n)`` each on the spectral path).
 
     Parameters
     ----------
@@ -582,7 +619,9 @@ def early_stopping(
     t_max : float, optional
         Horizon of the scan, ``> 0``.
     points_per_decade : int
-        Scan density (``>= 4``).
+        Density of the log-spaced part of the scan (``>= 4``).
+    max_points : int
+        Cap on the fine part of the scan (``>= 100``).
 
     Returns
     -------
@@ -598,13 +637,9 @@ def early_stopping(
     True
     """
     _check_pair(traj, target)
-    t_lo, t_hi = _horizon(traj)
-    if t_max is not None:
-        t_hi = as_positive_scalar(t_max, "t_max")
-        t_lo = min(t_lo, t_hi / 10.0)
     ppd = as_positive_int(points_per_decade, "points_per_decade", minimum=4)
-    num = max(2, math.ceil(ppd * math.log10(t_hi / t_lo)) + 1)
-    grid = np.concatenate([[0.0], np.geomspace(t_lo, t_hi, num)])
+    cap = as_positive_int(max_points, "max_points", minimum=100)
+    grid = _scan(traj, t_max, ppd, cap)
     cache: dict[bytes, FloatArray] = {}
 
     def value(x: FloatArray) -> FloatArray:
@@ -750,15 +785,18 @@ class SpikedPrediction:
         return float(np.min(self.truncation_errors))
 
     def stopping_time(self, alpha: float, scale: float = 1.0) -> float:
-        r"""Leading-order optimal stopping time for a spectral init of scale ``scale``:
-        ``(log(1/alpha) + log(f* / (1 - f*)) - log(scale)) / (2 y_j)`` (eq. 3.2 with the
-        predicted outlier ``y_j`` of :attr:`stopping_mode`), ``0`` if that is 0."""
+        r"""Predicted optimal stopping time for a spectral init ``W~0 = scale I``: the time at
+        which the mode in transition reaches ``f* y_j`` (eq. 3.2 with the predicted outlier
+        ``y_j`` of :attr:`stopping_mode`),
+        ``(log(1/alpha) + log(f* (y_j - alpha scale) / ((1 - f*) scale))) / (2 y_j)``;
+        ``0`` if the mode is 0."""
         if self.stopping_mode == 0:
             return 0.0
         a = as_alpha(alpha)
+        sc = as_positive_scalar(scale, "scale")
         f = self.stopping_fraction
         y = float(self.outliers[self.stopping_mode - 1])
-        return (math.log(1.0 / a) + math.log(f / (1.0 - f)) - math.log(scale)) / (2.0 * y)
+        return (math.log(1.0 / a) + math.log(f * (y - a * sc) / ((1.0 - f) * sc))) / (2.0 * y)
 
 
 def spiked_prediction(
