@@ -388,3 +388,28 @@ def test_structure_and_trajectory_must_agree_on_weight_decay():
         mfflow.check_theorem(traj, eps=0.1, weight_decay=0.1)
     np.testing.assert_allclose(mfflow.transition_times(traj), np.log(100.0) / np.array([3.0, 1.0]))
     assert "weight decay 0.5" in traj.describe()
+
+
+def test_gradients_through_the_shifted_target():
+    """Torch inputs with gradients: the differentiable set-up shifts ``eigh(Y)`` by ``-gamma``
+    too (same values as NumPy; gradient in ``Y`` by central differences); a weight decay that
+    carries a gradient is refused by name."""
+    torch = pytest.importorskip("torch")
+    Y = mfflow.make_target([3.0, 1.0, 0.4], seed=32)
+    U0 = mfflow.gaussian_init(3, 3, seed=33)
+    gamma, alpha, t = 0.6, 1e-3, 6.0
+    ref = mfflow.closed_form(Y, U0, alpha, weight_decay=gamma).W(t)
+    Yt = torch.tensor(Y, requires_grad=True)
+    out = mfflow.closed_form(Yt, torch.tensor(U0), alpha, weight_decay=gamma).W(t)
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+    (grad,) = torch.autograd.grad(out.sum(), Yt)
+    E = np.zeros((3, 3))
+    E[0, 1] = E[1, 0] = 1.0
+    h = 1e-6
+    fd = (
+        mfflow.closed_form(Y + h * E, U0, alpha, weight_decay=gamma).W(t).sum()
+        - mfflow.closed_form(Y - h * E, U0, alpha, weight_decay=gamma).W(t).sum()
+    ) / (2 * h)
+    assert float(grad[0, 1] + grad[1, 0]) == pytest.approx(fd, rel=1e-6)
+    with pytest.raises(ValueError, match=r"^weight_decay: gradients"):
+        mfflow.closed_form(Y, U0, alpha, weight_decay=torch.tensor(0.5, requires_grad=True))
