@@ -359,3 +359,24 @@ def as_dataset(X: Any, Y: Any) -> tuple[FloatArray, FloatArray]:
             f"{x.shape}, got {y.shape}"
         )
     return x, y
+
+
+# ---- weight decay (issue 14) -------------------------------------------------------------------
+__all__ += ["as_nonnegative_scalar", "as_weight_decay"]
+
+
+def as_nonnegative_scalar(value: Any, name: str) -> float:
+    """A finite real scalar ``>= 0`` as a Python float (bools refused)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real | np.floating | np.integer):
+        raise TypeError(f"{name}: expected a real number >= 0, got {_describe(value)}")
+    x = float(value)
+    if not math.isfinite(x) or x < 0.0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {x!r}")
+    return x
+
+
+def as_weight_decay(value: Any, name: str = "weight_decay") -> float:
+    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``."""
+    return as_nonnegative_scalar(value, name)

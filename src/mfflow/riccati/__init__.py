@@ -61,7 +61,7 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from ..backend import backend_of, needs_grad, to_host, to_numpy
-from ..validation import as_alpha
+from ..validation import as_alpha, as_weight_decay
 from .differentiable import check_differentiable, differentiable_arrays
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
 from .spectrum import AccuracyWarning
@@ -93,8 +93,9 @@ def closed_form(
     *,
     spectral: bool | None = None,
     structure: Structure | None = None,
+    weight_decay: float | None = None,
 ) -> Trajectory:
-    r"""Exact gradient-flow trajectory of ``L(U) = 1/4 ||Y - U U^T||_F^2``.
+    r"""Exact gradient-flow trajectory of ``L(U) = 1/4 ||Y - U U^T||_F^2 (+ gamma/2 ||U||_F^2)``.
 
     Parameters
     ----------
@@ -116,6 +117,15 @@ def closed_form(
         (``analyze(Y, U0, spectral=False)`` when ``Y`` or ``U0`` carry gradients). Needed to
         build the trajectory *inside* ``jax.jit``, where ``Y`` and ``U0`` have no values yet:
         the structure (shapes, path) is then static and only the numbers are traced.
+    weight_decay : float, optional
+        ``gamma >= 0`` (default 0): the loss gets ``+ gamma/2 ||U||_F^2`` and the flow becomes
+        ``dU/dt = (Y - U U^T) U - gamma U = ((Y - gamma I) - U U^T) U``, the plain flow with
+        target ``Y - gamma I``: eigenvalues shift by ``-gamma`` (``traj.lam``), modes with
+        ``lam_i <= gamma`` are never learned, the others at ``log(1/alpha) / (2 (lam_i - gamma))``,
+        and ``W(inf)`` is the positive part of ``Y - gamma I`` (docs/math.md §10). Exact for
+        every path, including a factored target (whose complement directions then carry
+        ``-gamma``). With ``structure``, it must match ``structure.weight_decay`` (``None``
+        takes the structure's).
 
     Returns
     -------
@@ -161,7 +171,14 @@ def closed_form(
     >>> traj = mfflow.closed_form(Y, U0, alpha=1e-8)
     >>> traj.eigvals(50.0).round(6)
     array([3., 2., 1.])
+    >>> mfflow.closed_form(Y, U0, 1e-8, weight_decay=1.5).eigvals(80.0).round(6)
+    array([1.5, 0.5, 0. ])
     """
+    if needs_grad(weight_decay):
+        raise ValueError(
+            "weight_decay: gradients with respect to the weight decay are not provided; pass a "
+            "plain number (the flow with target Y - gamma I: differentiate in Y instead)"
+        )
     grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("alpha", alpha)) if needs_grad(x))
     if isinstance(Y, tuple) and any(needs_grad(y) for y in Y):
         grads = ("Y", *grads)
@@ -188,9 +205,17 @@ def closed_form(
                 "outside jit (static), or build the trajectory outside jit and jit its methods"
             )
         basis_tol = 1e-5 if backend.dtype_name == "float32" else 1e-10
-        structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol)
+        gamma = 0.0 if weight_decay is None else as_weight_decay(to_numpy(weight_decay))
+        structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol, gamma)
     elif not isinstance(structure, Structure):
         raise TypeError(f"structure: expected a Structure from analyze(), got {structure!r}")
+    elif weight_decay is not None and (
+        as_weight_decay(to_numpy(weight_decay)) != structure.weight_decay
+    ):
+        raise ValueError(
+            f"weight_decay: {weight_decay!r} differs from the structure's "
+            f"{structure.weight_decay!r}; build it with analyze(..., weight_decay=) or omit one"
+        )
     check_differentiable(structure, grads, isinstance(Y, tuple))
     arrays = None
     if shaped:

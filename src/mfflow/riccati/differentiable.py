@@ -6,7 +6,8 @@ or ``U0`` carry gradients (a torch tensor with ``requires_grad``, a JAX value un
 on the host, from detached float64 copies (or given, under ``jax.jit``), but every number the
 evaluation uses is recomputed from the inputs with differentiable operations of their namespace:
 
-* ``lam, Phi = eigh(Y)`` (descending), when ``Y`` carries a gradient (else the host's, constant);
+* ``lam, Phi = eigh(Y)`` (descending, minus the weight decay ``gamma``), when ``Y`` carries a
+  gradient (else the host's, constant);
 * ``U~0 = Phi^T U0`` and ``L = R^T`` from the reduced QR ``U~0^T = Q R``;
 
 so autograd / ``jax.grad`` see the closed form as a smooth function of ``(Y, U0, alpha, t)``
@@ -88,6 +89,8 @@ def differentiable_arrays(
     if Y is not None:
         y = b.asarray(Y)
         lam, phi = _eigh_descending(b, 0.5 * (y + xp.matrix_transpose(y)))
+        if structure.weight_decay:
+            lam = lam - structure.weight_decay  # the flow's target is Y - gamma I
     else:
         lam, phi = b.asarray(structure.lam), b.asarray(structure.Phi)
     ut = xp.matrix_transpose(phi) @ b.asarray(U0)

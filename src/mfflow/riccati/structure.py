@@ -20,6 +20,15 @@ Everything here runs once per problem in float64 NumPy on the host (docs/math.md
    **dense** otherwise. A randomized probe of the couplings between clusters (``O(d r)``)
    rejects most dense inits before anything ``d x d`` is formed; a spectral candidate is
    verified exactly (one ``d x d`` Gram matrix) and needs no QR.
+
+**Weight decay** ``+ gamma/2 ||U||_F^2`` (docs/math.md §10) makes the flow
+``U' = ((Y - gamma I) - U U^T) U``: the same problem with every eigenvalue shifted by
+``-gamma``. The eigenbasis, the cluster rotation, the init's factor and the path are those of
+``Y`` (decided before the shift, so they do not depend on ``gamma``); only ``lam`` becomes
+``lam - gamma``. For a factored target the reduction stays exact: ``span(basis, U0)`` is
+invariant under ``Y - gamma I`` as under ``Y``, so ``U(t)`` never leaves it; the directions of
+that subspace outside ``basis`` get the eigenvalue ``-gamma`` (not ``0``), and on its orthogonal
+complement ``W(t) = 0`` as before.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..linalg import eig_clusters, eig_tol, eigh_descending
-from ..validation import as_init, as_matrix, as_symmetric
+from ..validation import as_init, as_matrix, as_symmetric, as_weight_decay
 
 __all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor"]
 
@@ -62,6 +71,8 @@ class Structure:
         init does not touch).
     r : int
         Number of columns of ``U0``.
+    weight_decay : float
+        ``gamma >= 0``: ``lam`` holds the eigenvalues of ``Y - gamma I`` (those of ``Y`` when 0).
     """
 
     lam: FloatArray
@@ -70,6 +81,7 @@ class Structure:
     L: FloatArray | None
     scales: FloatArray | None
     r: int
+    weight_decay: float = 0.0
 
 
 def echelon_factor(ut: FloatArray) -> FloatArray:
@@ -266,6 +278,7 @@ def analyze(
     U0: ArrayLike,
     spectral: bool | None = None,
     basis_tol: float = 1e-10,
+    weight_decay: float = 0.0,
 ) -> Structure:
     """The set-up of :func:`mfflow.closed_form` on host float64 arrays.
 
@@ -277,11 +290,14 @@ def analyze(
         ``None`` detects, ``True`` requires, ``False`` refuses the spectral path.
     basis_tol : float
         Orthonormality tolerance of a factored target's basis.
+    weight_decay : float
+        ``gamma >= 0``: the structure of the flow with target ``Y - gamma I`` (module docstring).
 
     Returns
     -------
     Structure
     """
+    gamma = as_weight_decay(weight_decay)
     if spectral is not None and not isinstance(spectral, bool | np.bool_):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
     if isinstance(Y, tuple):
@@ -294,14 +310,16 @@ def analyze(
         lam, phi = eigh_descending(y)
     ut = phi.T @ u0  # (d, r)
     r = u0.shape[1]
+    scales = None
     if spectral is not False and _cross_cluster_coupling(lam, ut) <= 1e-8:
         _rotate_clusters(lam, phi, ut)
         scales = _exact_scales(ut, SPECTRAL_RTOL)
-        if scales is not None:
-            return Structure(lam, phi, "spectral", None, scales, r)
+    shifted = lam - gamma if gamma else lam  # after the decisions, none of which depends on gamma
+    if scales is not None:
+        return Structure(shifted, phi, "spectral", None, scales, r, gamma)
     if spectral is True:
         raise ValueError(
             "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
             f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
         )
-    return Structure(lam, phi, "dense", echelon_factor(ut), None, r)
+    return Structure(shifted, phi, "dense", echelon_factor(ut), None, r, gamma)

@@ -94,8 +94,16 @@ class Trajectory:
     # ---- what the set-up found ----------------------------------------------------------------
     @property
     def lam(self) -> FloatArray:
-        """Eigenvalues of ``Y`` on the basis ``Phi``, descending: ``(d,)``."""
+        """Eigenvalues of the flow's target on the basis ``Phi``, descending: ``(d,)``.
+
+        Those of ``Y``, or of ``Y - weight_decay I`` with weight decay (the rates of the flow).
+        """
         return self.structure.lam
+
+    @property
+    def weight_decay(self) -> float:
+        """``gamma >= 0`` of the loss term ``gamma/2 ||U||_F^2`` (0: the paper's loss)."""
+        return self.structure.weight_decay
 
     @property
     def Phi(self) -> FloatArray:
@@ -164,9 +172,9 @@ class Trajectory:
 
     @property
     def Y(self) -> Any:
-        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only; from the
-        differentiable set-up when ``Y`` carries a gradient)."""
-        phi, lam = self._dev["Phi"], self._dev["lam"]
+        """The target ``Phi diag(lam + weight_decay) Phi^T``, ``(n, n)`` (formed on request only;
+        from the differentiable set-up when ``Y`` carries a gradient)."""
+        phi, lam = self._dev["Phi"], self._dev["lam"] + self.weight_decay
         return (phi * lam[None, :]) @ self.backend_info.xp.matrix_transpose(phi)
 
     def with_alpha(self, alpha: float) -> Trajectory:
@@ -194,6 +202,8 @@ class Trajectory:
         b = self.backend_info
         if b.name != "numpy":
             where += f", evaluated by {b.name} ({b.dtype_name}, {b.device})"
+        if self.weight_decay:
+            where += f", weight decay {self.weight_decay:g} (target Y - {self.weight_decay:g} I)"
         return f"{what}, {where}"
 
     # ---- evaluation machinery ---------------------------------------------------------------
@@ -336,13 +346,17 @@ class Trajectory:
     def _loss(self, tx: Any, la: Any) -> Any:
         b, dev = self.backend_info, self._dev
         xp = b.xp
+        g = self.weight_decay
         if self.path == "spectral":
             res = spectral_residuals(b, dev["lam"], self._log_scale(la), tx)
-            return 0.25 * xp.sum(res**2, axis=1)
+            # per mode 1/4 (lam + g - s)^2 + g s / 2 = 1/4 (lam - s)^2 + g^2 / 4 + g lam / 2
+            shift = xp.sum(0.25 * g * g + 0.5 * g * dev["lam"]) if g else 0.0
+            return 0.25 * xp.sum(res**2, axis=1) + shift
         f = self._factor_eig(tx, la)
         eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
-        w = f @ xp.matrix_transpose(f) - eye * dev["lam"][None, :]
-        return 0.25 * xp.sum(w**2, axis=(1, 2))
+        w = f @ xp.matrix_transpose(f) - eye * (dev["lam"] + g)[None, :]
+        out = 0.25 * xp.sum(w**2, axis=(1, 2))
+        return out + 0.5 * g * xp.sum(f * f, axis=(1, 2)) if g else out
 
     def _distance(self, tx: Any, la: Any, zb: Any, ord: Literal[2, "fro"]) -> Any:
         xp = self.backend_info.xp
@@ -383,6 +397,12 @@ class Trajectory:
         """
         return self._evaluate(t, self._factor, self._bytes(self.n, max(self.rank, 1)))
 
+    def factor_eig(self, t: ArrayLike) -> Any:
+        """``F~(t)`` ``(d, m)`` (or ``(T, d, m)``) with ``W~(t) = F~ F~^T``: :meth:`factor` in the
+        basis ``Phi`` (``factor = Phi @ factor_eig``), without the ``O(n d m)`` map back to
+        ``R^n``: what quantities of ``W`` that are cheap in the eigenbasis are computed from."""
+        return self._evaluate(t, self._factor_eig, self._bytes(self.dim, max(self.rank, 1)))
+
     def mode_values(self, t: ArrayLike) -> Any:
         """Components ``u_i^T W(t) u_i`` along the columns of ``Phi``: ``(d,)`` or ``(T, d)``.
 
@@ -416,6 +436,8 @@ class Trajectory:
     def loss(self, t: ArrayLike) -> Any:
         r"""The paper's loss ``1/4 ||Y - W(t)||_F^2``: float for scalar t, else ``(T,)``.
 
+        With weight decay ``gamma``, the loss the flow descends,
+        ``1/4 ||Y - W||_F^2 + gamma/2 ||U||_F^2 = 1/4 ||Y - W||_F^2 + gamma/2 tr W``.
         Computed in the eigenbasis, ``1/4 ||diag(lam) - W~(t)||_F^2``. On the spectral path each
         mode's residual ``lam_i - sigma_i(t)`` comes from the cancellation-free closed form; on
         the dense path the difference is formed, so the loss of a converged run is accurate

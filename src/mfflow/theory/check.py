@@ -171,6 +171,7 @@ def check_theorem(
     eps: float | None = None,
     *,
     endpoints: Endpoints = "corrected",
+    weight_decay: float | None = None,
 ) -> TheoremCheck:
     r"""Check the theorem's claim against the exact trajectory, interval by interval.
 
@@ -194,6 +195,10 @@ def check_theorem(
     endpoints : {"corrected", "slide"}
         Which certified intervals to check (:func:`theorem_intervals`); ``"slide"`` shows the
         transcribed version failing at its left ends.
+    weight_decay : float, optional
+        ``gamma >= 0``: check the theorem for the flow with loss ``+ gamma/2 ||U||_F^2``, i.e.
+        for the target ``Y - gamma I`` (docs/math.md §10: ``sigma_k - gamma`` in the constants and
+        intervals, ``Yhat_k`` the truncations of ``(Y - gamma I)_+``).
 
     Returns
     -------
@@ -214,7 +219,7 @@ def check_theorem(
     >>> check.constants.hypotheses_hold, check.all_hold, [r.contained for r in check.rows]
     (True, True, [True, True, True])
     """
-    traj = trajectory_of(Y, U0, alpha)
+    traj = trajectory_of(Y, U0, alpha, weight_decay)
     e = as_eps(eps)
     ends = as_endpoints(endpoints)
     const = constants_of(traj, e, ends)
