@@ -80,9 +80,13 @@ from .validation import (
     Seed,
     as_fraction,
     as_positive_int,
+    as_real,
     as_rng,
+    as_scales,
     as_square,
     as_times,
+    check_fits,
+    check_magnitude,
 )
 
 __all__ = [
@@ -114,6 +118,10 @@ def __getattr__(name: str) -> Any:
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.
 _U_MAX = 700.0
+#: Largest depth ``L`` accepted: the exact clock costs ``O(L)`` per evaluation, and float64
+#: resolves no transition of a deeper product started below ``sigma * 1e-16`` (module docstring:
+#: ``s0 / sigma <~ 1e-16^{L/(L-2)}``).
+MAX_DEPTH = 100
 
 
 # ---- exact per-mode dynamics -------------------------------------------------------------------
@@ -204,10 +212,15 @@ def _zero_target(s0: float, L: int, t: FloatArray) -> FloatArray:
     return s0 * np.exp(-np.log1p(p * L * t * s0**p) / p)
 
 
+def as_depth(L: Any, name: str = "L") -> int:
+    """A depth ``2 <= L <= MAX_DEPTH``."""
+    return as_positive_int(L, name, minimum=2, maximum=MAX_DEPTH)
+
+
 def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, FloatArray, int, bool]:
-    L = as_positive_int(L, "L", minimum=2)
-    sig = np.asarray(sigma, dtype=np.float64)
-    s0a = np.asarray(s0, dtype=np.float64)
+    L = as_depth(L, "L")
+    sig = as_real(sigma, "sigma")
+    s0a = as_real(s0, "s0")
     if sig.ndim > 1 or s0a.ndim > 1:
         raise ValueError(
             f"sigma, s0: expected scalars or 1-D arrays, got shapes {sig.shape}, {s0a.shape}"
@@ -216,6 +229,8 @@ def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, Flo
         raise ValueError(f"sigma: expected finite values >= 0 (singular values), got {sig}")
     if not (np.all(np.isfinite(s0a)) and np.all(s0a >= 0)):
         raise ValueError(f"s0: expected finite values >= 0 (initial mode values), got {s0a}")
+    check_magnitude(sig, "sigma")
+    check_magnitude(s0a, "s0")
     scalar = sig.ndim == 0 and s0a.ndim == 0
     try:
         sig, s0a = np.broadcast_arrays(np.atleast_1d(sig), np.atleast_1d(s0a))
@@ -383,11 +398,10 @@ def deep_spectral_init(
         ``F[0]`` is ``F_1`` (applied first).
     """
     y = as_square(Y, "Y")
-    L = as_positive_int(L, "L", minimum=2)
+    L = as_depth(L, "L")
     n = y.shape[0]
-    s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,))
-    if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError(f"scales: expected finite values >= 0, got {s}")
+    check_fits((L, n, n), "L", what="stack of factors", copies=2)
+    s = as_scales(scales, n)
     p, _, qt = np.linalg.svd(y)
     c = s ** (1.0 / L)
     rng = None if seed is None else as_rng(seed)
@@ -400,6 +414,7 @@ def deep_spectral_init(
 def deep_random_init(n: int, L: int, seed: Seed = 0) -> FloatArray:
     """Gaussian shapes ``F_j`` ``(L, n, n)``, i.i.d. ``N(0, 1/n)`` (``E[F_j^T F_j] = I``)."""
     n = as_positive_int(n, "n")
-    L = as_positive_int(L, "L", minimum=2)
+    L = as_depth(L, "L")
+    check_fits((L, n, n), "n, L", what="stack of factors", copies=2)
     rng = as_rng(seed)
     return rng.standard_normal((L, n, n)) / np.sqrt(n)

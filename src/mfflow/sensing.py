@@ -55,7 +55,9 @@ from .validation import (
     as_fraction,
     as_operator,
     as_positive_int,
+    as_real,
     as_rng,
+    check_fits,
 )
 
 __all__ = [
@@ -133,8 +135,11 @@ class _Operator:
         raise NotImplementedError
 
     def apply(self, X: ArrayLike) -> FloatArray:
-        """``A(X)``: ``(..., n1, n2)`` array to ``(..., m)`` (batched over leading axes)."""
-        x = np.asarray(X, dtype=np.float64)
+        """``A(X)``: ``(..., n1, n2)`` array to ``(..., m)`` (batched over leading axes).
+
+        Entries are not checked for finiteness: NaN records (a diverged descent) measure NaN.
+        """
+        x = as_real(X, "X")
         if x.ndim < 2 or x.shape[-2:] != self.shape:
             raise ValueError(
                 f"X: expected an array of shape (..., {self.shape[0]}, {self.shape[1]}), "
@@ -144,7 +149,7 @@ class _Operator:
 
     def adjoint(self, y: ArrayLike) -> FloatArray:
         """``A*(y)``: ``(..., m)`` array to ``(..., n1, n2)`` (batched over leading axes)."""
-        v = np.asarray(y, dtype=np.float64)
+        v = as_real(y, "y")
         if v.ndim < 1 or v.shape[-1] != self.m:
             raise ValueError(f"y: expected an array of shape (..., {self.m}), got shape {v.shape}")
         return self._adjoint(v)
@@ -196,6 +201,8 @@ class GaussianSensing(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.m = as_positive_int(m, "m")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        width = n1 * (n1 + 1) // 2 if sym else n1 * n2
+        check_fits((self.m, width), "m", what="sensing matrix", copies=2)
         rng = as_rng(seed)
         if sym:
             self._iu = np.triu_indices(n1)
@@ -265,6 +272,7 @@ class EntrySampling(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.fraction = as_fraction(fraction, "fraction")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        check_fits((n1, n2), "n", what="mask and its indices", copies=3)
         rng = as_rng(seed)
         scale = 1.0 / np.sqrt(self.fraction)
         if sym:
@@ -372,6 +380,7 @@ def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Se
     n1, n2 = op.shape
     if rank > min(n1, n2):
         raise ValueError(f"rank: expected 1 <= rank <= min(n1, n2) = {min(n1, n2)}, got {rank}")
+    check_fits((trials, n1, n2), "trials", what="batch of test matrices", copies=3)
     rng = as_rng(seed)
     b = rng.standard_normal((trials, n1, rank))
     if op.symmetric:

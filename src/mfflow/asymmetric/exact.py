@@ -21,7 +21,14 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import Backend, backend_of, needs_grad, to_numpy
 from ..riccati import Trajectory, closed_form
 from ..simulate.models import imbalance
-from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar
+from ..validation import (
+    as_alpha,
+    as_finite_scalar,
+    as_matrix,
+    as_pair,
+    as_positive_scalar,
+    check_fits,
+)
 
 __all__ = [
     "LAMBDA_RTOL",
@@ -42,7 +49,9 @@ LAMBDA_RTOL = 1e-10
 def symmetrized_target(Y: ArrayLike, lam: float = 0.0) -> FloatArray:
     """``Ybar + lam/2 J`` ``(m + n, m + n)``: ``Ybar = [[0, Y], [Y^T, 0]]``, ``J = diag(I, -I)``."""
     y = as_matrix(Y, "Y")
+    lam = as_finite_scalar(lam, "lam")
     m, n = y.shape
+    check_fits((m + n, m + n), "Y", what="symmetrized target")
     out = np.zeros((m + n, m + n))
     out[:m, m:] = y
     out[m:, :m] = y.T
@@ -295,8 +304,8 @@ def closed_form_asymmetric(
             "balance (where the flow has no closed form); gradients in Y, alpha and t are"
         )
     b = backend_of(Y=Y, U0=U0, V0=V0, alpha=alpha)
-    y, u0, v0 = as_pair(to_numpy(Y), to_numpy(U0), to_numpy(V0))
-    host_alpha = to_numpy(alpha)
+    y, u0, v0 = as_pair(to_numpy(Y, "Y"), to_numpy(U0, "U0"), to_numpy(V0, "V0"))
+    host_alpha = to_numpy(alpha, "alpha")
     a = as_alpha(host_alpha)
     lam0 = lambda_of(u0, v0, rtol)
     m, n = y.shape

@@ -77,17 +77,16 @@ class Trajectory:
         b, st = self.backend_info, self.structure
         dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
         if st.path == "spectral":
-            assert st.scales is not None
-            keep = np.flatnonzero(st.scales > 0)
+            scales = st.spectral_scales
+            keep = np.flatnonzero(scales > 0)
             select = np.zeros((st.lam.size, keep.size))
             select[keep, np.arange(keep.size)] = 1.0
             with np.errstate(divide="ignore"):
-                dev["log_s"] = b.asarray(np.log(st.scales))
+                dev["log_s"] = b.asarray(np.log(scales))
             dev["select"] = b.asarray(select)
             dev["keep"] = keep
         else:
-            assert st.L is not None
-            dev["L"] = b.asarray(st.L)
+            dev["L"] = b.asarray(st.factor)
         dev.update(self._arrays or {})
         object.__setattr__(self, "_dev", dev)
 
@@ -141,10 +140,8 @@ class Trajectory:
     def rank(self) -> int:
         """``m``: columns of the factor, ``rank W(t) = rank W0 = m`` for every ``t``."""
         if self.path == "spectral":
-            assert self.scales is not None
-            return int(np.count_nonzero(self.scales > 0))
-        assert self.L is not None
-        return int(self.L.shape[1])
+            return int(np.count_nonzero(self.structure.spectral_scales > 0))
+        return int(self.structure.factor.shape[1])
 
     @cached_property
     def init_singular_values(self) -> FloatArray:
@@ -154,11 +151,10 @@ class Trajectory:
         """
         out = np.zeros(min(self.dim, self.structure.r))
         if self.path == "spectral":
-            assert self.scales is not None
-            s = np.sort(np.sqrt(self.scales))[::-1][: out.size]
+            s = np.sort(np.sqrt(self.structure.spectral_scales))[::-1][: out.size]
         else:
-            assert self.L is not None
-            s = np.linalg.svd(self.L, compute_uv=False) if self.L.shape[1] else np.zeros(0)
+            L = self.structure.factor
+            s = np.linalg.svd(L, compute_uv=False) if L.shape[1] else np.zeros(0)
         out[: s.size] = s
         return out
 
@@ -201,8 +197,11 @@ class Trajectory:
         """``(times, host_times, scalar)``: ``times`` 1-D in the backend (keeping a torch graph or
         a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
         b = self.backend_info
-        host = to_host(t)
-        if host is None:  # an abstract JAX value (jit): its shape is all there is to check
+        try:
+            host = to_host(t)
+        except TypeError as exc:
+            raise TypeError(f"t: {exc}") from None
+        if host is None and t is not None:  # an abstract JAX value (jit): only its shape
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
             native = b.xp.reshape(b.asarray(t), (-1,))
@@ -339,7 +338,7 @@ class Trajectory:
         return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
 
     def _distance_target(self, Z: ArrayLike, ord: Any) -> Any:
-        z = as_symmetric(to_numpy(Z), "Z")
+        z = as_symmetric(to_numpy(Z, "Z"), "Z")
         if z.shape != (self.n, self.n):
             raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
         if ord not in (2, "fro"):
@@ -477,12 +476,10 @@ class Trajectory:
         tol_lam = eig_tol(self.lam)
         w = np.zeros((d, d))
         if self.path == "spectral":
-            assert self.scales is not None
-            keep = (self.lam > tol_lam) & (self.scales > 0)
+            keep = (self.lam > tol_lam) & (self.structure.spectral_scales > 0)
             w[np.diag_indices(d)] = np.where(keep, self.lam, 0.0)
         else:
-            assert self.L is not None
-            L = self.L
+            L = self.structure.factor
             m = L.shape[1]
             tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))) if L.size else 0.0, 1e-300)
             used = np.zeros((m, 0))
@@ -502,7 +499,7 @@ class Trajectory:
 
 def as_alphas(alphas: Any) -> FloatArray:
     """A non-empty 1-D array of scales ``alpha > 0`` (each checked like ``alpha``)."""
-    arr = np.atleast_1d(np.asarray(to_numpy(alphas), dtype=object))
+    arr = np.atleast_1d(np.asarray(to_numpy(alphas, "alphas"), dtype=object))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"alphas: expected a non-empty 1-D array of scales, got shape {arr.shape}")
     return np.array([as_alpha(a, f"alphas[{i}]") for i, a in enumerate(arr)])

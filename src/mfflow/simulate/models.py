@@ -49,6 +49,7 @@ from ..validation import (
     as_operator,
     as_pair,
     as_positive_int,
+    as_real,
     as_square,
     as_symmetric,
 )
@@ -150,10 +151,25 @@ def imbalance(U: ArrayLike, V: ArrayLike) -> FloatArray:
     array([[0.75, 0.  ],
            [0.  , 0.75]])
     """
-    u = np.asarray(U, dtype=np.float64)
-    v = np.asarray(V, dtype=np.float64)
-    d = _swap(u) @ u - _swap(v) @ v
-    return 0.5 * (d + _swap(d))
+    u = as_real(U, "U")
+    v = as_real(V, "V")
+    if u.ndim < 2 or not np.all(np.isfinite(u)):
+        raise ValueError(f"U: expected finite entries, shape (m, r) or (T, m, r), got {u.shape}")
+    if v.ndim != u.ndim or v.shape[:-2] != u.shape[:-2] or v.shape[-1] != u.shape[-1]:
+        raise ValueError(
+            f"V: expected shape (..., n, r) with the leading axes and r of U {u.shape}, "
+            f"got {v.shape}"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("V: expected finite entries")
+    return _gram_difference(u, v)
+
+
+def _gram_difference(u: FloatArray, v: FloatArray) -> FloatArray:
+    """``U^T U - V^T V`` symmetrized, unchecked (stacks of records may hold NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = _swap(u) @ u - _swap(v) @ v
+        return 0.5 * (d + _swap(d))
 
 
 class Model(ABC):
@@ -386,7 +402,7 @@ class AsymmetricModel(Model):
 
     def invariant(self, factors: Factors) -> FloatArray:
         """The imbalance ``U^T U - V^T V`` ``(..., r, r)``."""
-        return imbalance(*factors)
+        return _gram_difference(*factors)
 
     def invariant_scale(self, factors: Factors) -> FloatArray:
         """``max|U^T U| + max|V^T V|`` ``(...)``."""

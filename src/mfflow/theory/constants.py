@@ -112,7 +112,7 @@ def transition_times(Y: ArrayLike | Trajectory, alpha: float | None = None) -> F
     else:
         if alpha is None:
             raise TypeError("alpha: required when Y is a target (or pass a built Trajectory)")
-        lam, a = eigh_descending(as_symmetric(to_numpy(Y), "Y"))[0], as_alpha(alpha)
+        lam, a = eigh_descending(as_symmetric(to_numpy(Y, "Y"), "Y"))[0], as_alpha(alpha)
     return -math.log(a) / (2.0 * positive_part(lam))
 
 
@@ -152,7 +152,7 @@ def best_rank_k(Y: ArrayLike, k: int) -> FloatArray:
            [ 0., -3.,  0.],
            [ 0.,  0.,  2.]])
     """
-    y = as_symmetric(to_numpy(Y), "Y")
+    y = as_symmetric(to_numpy(Y, "Y"), "Y")
     n = y.shape[0]
     kk = as_positive_int(k, "k", minimum=0)
     if kk > n:
@@ -171,9 +171,11 @@ class TheoremConstants:
     ----------
     M : float
         ``max(||V||_2, ||V^{-1}||_2)`` with ``V = W~0^{-1}``; ``inf`` when ``W0`` is singular.
-    c_eps, C_eps : float
-        ``eps / (16 M^2)`` and ``16 sigma_1^2 M^2 / eps`` (``0`` and ``inf`` when ``M = inf``;
-        ``C_eps`` is ``nan`` when ``Y`` has no positive eigenvalue).
+    c_eps : float
+        ``eps / (16 M^2)`` (``0`` when ``M = inf``).
+    C_eps : float or None
+        ``16 sigma_1^2 M^2 / eps`` (``inf`` when ``M = inf``); ``None`` when ``Y`` has no
+        positive eigenvalue (there is no ``sigma_1``): never NaN.
     eps : float
         The tolerance.
     sigma : (K,) array
@@ -188,13 +190,14 @@ class TheoremConstants:
     hypotheses_hold : bool
         Whether every hypothesis of the theorem holds.
     failures : tuple of str
-        One message per failed hypothesis, starting with what fails (``"Y: ..."``,
-        ``"W0 singular: ..."``, ``"eps: ..."``, ``"alpha: ..."``, ``"intervals: ..."``).
+        One message per failed hypothesis, starting with the argument it concerns (``"Y: ..."``,
+        ``"U0: ..."`` for a singular ``W0``, ``"eps: ..."``, ``"alpha: ..."``) or
+        ``"intervals: ..."`` (an empty interval, which ``alpha`` decides).
     """
 
     M: float
     c_eps: float
-    C_eps: float
+    C_eps: float | None
     eps: float
     sigma: FloatArray
     alpha: float
@@ -207,6 +210,23 @@ class TheoremConstants:
     def K(self) -> int:
         """Number of positive eigenvalues of ``Y``."""
         return int(self.sigma.size)
+
+    @property
+    def status(self) -> str:
+        """``"hypotheses hold"`` or ``"hypotheses fail: <each failure>"`` (one line)."""
+        if self.hypotheses_hold:
+            return "hypotheses hold"
+        return "hypotheses fail: " + "; ".join(self.failures)
+
+    def arguments(self) -> list[str]:
+        """The arguments the failed hypotheses concern (``"intervals"`` counts as ``alpha``)."""
+        out: list[str] = []
+        for msg in self.failures:
+            head = msg.split(":", 1)[0]
+            name = "alpha" if head == "intervals" else head
+            if name not in out:
+                out.append(name)
+        return out
 
 
 def as_endpoints(endpoints: Any) -> Endpoints:
@@ -230,9 +250,11 @@ def init_M(traj: Trajectory) -> tuple[float, float, float]:
 
 
 def certified_intervals(
-    sigma: FloatArray, c_eps: float, C_eps: float, alpha: float, endpoints: Endpoints
+    sigma: FloatArray, c_eps: float, C_eps: float | None, alpha: float, endpoints: Endpoints
 ) -> list[Interval]:
-    """The theorem's intervals from its constants; ``a > b`` means empty."""
+    """The theorem's intervals from its constants; ``a > b`` means empty (never NaN)."""
+    if sigma.size == 0 or C_eps is None:
+        return []
     log_a = math.log(alpha)
     log_c = _log(c_eps) - log_a
     log_left = log_c if endpoints == "slide" else _log(C_eps) - log_a
@@ -289,8 +311,8 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
     if not math.isfinite(M):
         why = f"r = {r} < n = {n}" if r < n else f"smallest singular value of U0 is {s_min:.3g}"
         failures.append(
-            f"W0 singular: W~0 = Phi^T U0 U0^T Phi is not invertible ({why}), so M = inf; "
-            "the theorem needs an invertible W0 (measured intervals are still computed)"
+            f"U0: W0 = U0 U0^T is singular (W~0 = Phi^T U0 U0^T Phi not invertible: {why}), so "
+            "M = inf; the theorem needs an invertible W0 (measured intervals are still computed)"
         )
     if sigma.size:
         eps_max = min(float(sigma[-1]), 1.0)
@@ -300,19 +322,20 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
                 "needs 0 < eps <= min(sigma_K, 1)"
             )
     c_eps = eps / (16.0 * M**2) if math.isfinite(M) else 0.0
+    C_eps: float | None
     if sigma.size == 0:
-        C_eps = math.nan
+        C_eps = None
     elif math.isfinite(M):
         C_eps = 16.0 * float(sigma[0]) ** 2 * M**2 / eps
     else:
         C_eps = math.inf
-    alpha_max = _alpha_max(sigma, M, c_eps, C_eps, endpoints)
+    alpha_max = _alpha_max(sigma, M, c_eps, math.inf if C_eps is None else C_eps, endpoints)
     if math.isfinite(M) and alpha > c_eps / M:
         failures.append(
             f"alpha: alpha = {alpha:.6g} exceeds c_eps / M = {c_eps / M:.6g}; the theorem "
             "needs alpha <= c_eps / M"
         )
-    if sigma.size and math.isfinite(M):
+    if sigma.size and math.isfinite(M) and C_eps is not None:
         for k, (a, b) in enumerate(
             certified_intervals(sigma, c_eps, C_eps, alpha, endpoints), start=1
         ):
@@ -399,6 +422,7 @@ def theorem_intervals(
     eps: float | None = None,
     *,
     endpoints: Endpoints = "corrected",
+    check: bool = True,
 ) -> list[Interval]:
     r"""The certified intervals ``I_k``, ``k = 1..K``, on which ``||W(t) - Yhat_k||_2 <= eps``.
 
@@ -424,14 +448,24 @@ def theorem_intervals(
         ``eps > 0``.
     endpoints : {"corrected", "slide"}
         ``"corrected"`` (default, proven and checked) or ``"slide"`` (as transcribed; false).
+    check : bool
+        ``True`` (default): the intervals are certified, so a failed hypothesis raises (see
+        Raises). ``False``: evaluate the formulas anyway (uncertified numbers, e.g. to draw the
+        slide's intervals); ``a_k > b_k`` then means the formula gives an empty interval and
+        ``M = inf`` (singular ``W0``) empties every one (``a_k = inf``).
 
     Returns
     -------
     list of (float, float)
-        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``. The formulas are evaluated whether or
-        not the hypotheses hold (:func:`theorem_constants` says which fail); ``a_k > b_k`` means
-        the interval is empty, and ``M = inf`` (singular ``W0``) makes every interval empty
-        (``a_k = inf``). Empty list when ``Y`` has no positive eigenvalue.
+        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``; never NaN. With ``check=False`` and no
+        positive eigenvalue, an empty list.
+
+    Raises
+    ------
+    ValueError
+        With ``check=True``, when a hypothesis of the theorem fails: the message starts with the
+        arguments concerned and lists every failure (:attr:`TheoremConstants.failures`); there
+        are no certified intervals then. Also, as always, for invalid inputs.
 
     Examples
     --------
@@ -441,5 +475,15 @@ def theorem_intervals(
     >>> [(round(a, 3), round(b, 3)) for a, b in theorem_intervals(Y, U0, 1e-20, eps=0.1)]
     [(6.737, 10.244), (13.475, 20.488), (26.95, inf)]
     """
+    if not isinstance(check, bool | np.bool_):
+        raise TypeError(f"check: expected True or False, got {check!r}")
     const = theorem_constants(Y, U0, alpha, eps, endpoints=endpoints)
+    if check and not const.hypotheses_hold:
+        raise ValueError(
+            f"{', '.join(const.arguments())}: the theorem's {const.status} (no certified "
+            "intervals; theorem_intervals(..., check=False) evaluates the formulas anyway, "
+            "check_theorem reports everything)"
+        )
+    if const.C_eps is None:
+        return []
     return certified_intervals(const.sigma, const.c_eps, const.C_eps, const.alpha, const.endpoints)
