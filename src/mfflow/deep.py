@@ -78,6 +78,7 @@ from . import simulate as _stack
 from .problems import random_orthogonal
 from .validation import (
     Seed,
+    as_depth,
     as_fraction,
     as_positive_int,
     as_real,
@@ -118,10 +119,6 @@ def __getattr__(name: str) -> Any:
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.
 _U_MAX = 700.0
-#: Largest depth ``L`` accepted: the exact clock costs ``O(L)`` per evaluation, and float64
-#: resolves no transition of a deeper product started below ``sigma * 1e-16`` (module docstring:
-#: ``s0 / sigma <~ 1e-16^{L/(L-2)}``).
-MAX_DEPTH = 100
 
 
 # ---- exact per-mode dynamics -------------------------------------------------------------------
@@ -210,11 +207,6 @@ def _zero_target(s0: float, L: int, t: FloatArray) -> FloatArray:
     """``sigma = 0``: ``s' = -L s^{p+1}``, ``s = s0 (1 + p L t s0^p)^{-1/p}``, ``p = 2 - 2/L``."""
     p = 2.0 - 2.0 / L
     return s0 * np.exp(-np.log1p(p * L * t * s0**p) / p)
-
-
-def as_depth(L: Any, name: str = "L") -> int:
-    """A depth ``2 <= L <= MAX_DEPTH``."""
-    return as_positive_int(L, name, minimum=2, maximum=MAX_DEPTH)
 
 
 def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, FloatArray, int, bool]:

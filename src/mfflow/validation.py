@@ -38,6 +38,7 @@ __all__ = [
     "as_symmetric",
     "as_times",
     "as_vector",
+    "check_bytes",
     "check_fits",
     "check_magnitude",
     "memory_limit",
@@ -185,18 +186,23 @@ def check_fits(
     >>> check_fits((10**12, 1), "n")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: n: a (1000000000000, 1) float64 array needs 8 TB (8000000000000 bytes), ...
+    ValueError: n: a (1000000000000, 1) float64 array needs 8 TB (8000000000000 bytes), more ...
     """
-    need = array_bytes(shape, itemsize) * copies
+    dims = ", ".join(str(int(s)) for s in shape)
+    dtype = {8: "float64", 4: "float32", 1: "bool"}.get(itemsize, f"{itemsize}-byte")
+    comma = "," if len(shape) == 1 else ""
+    one = f"({dims}{comma}) {dtype} {what}"
+    text = f"{copies} copies of a {one}" if copies > 1 else f"a {one}"
+    check_bytes(array_bytes(shape, itemsize) * copies, name, text)
+
+
+def check_bytes(need: int, name: str, what: str) -> None:
+    """Refuse, naming ``name``, ``what`` needing ``need`` bytes when they cannot fit in memory."""
     have = memory_limit()
     if need > have:
-        dims = ", ".join(str(int(s)) for s in shape)
-        dtype = {8: "float64", 4: "float32", 1: "bool"}.get(itemsize, f"{itemsize}-byte")
-        times = f"{copies} x " if copies > 1 else ""
         raise ValueError(
-            f"{name}: {times}a ({dims}{',' if len(shape) == 1 else ''}) {dtype} {what} needs "
-            f"{_bytes_text(need)} ({need} bytes), more than the {_bytes_text(have)} of memory "
-            "available; use smaller sizes"
+            f"{name}: {what} needs {_bytes_text(need)} ({need} bytes), more than the "
+            f"{_bytes_text(have)} of memory available; use smaller sizes"
         )
 
 
@@ -446,6 +452,8 @@ def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
 
 # ---- checkers shared by the simulation stack and the asymmetric/deep/sensing modules ----------
 __all__ += [  # appended: the additions stay in one place
+    "MAX_DEPTH",
+    "as_depth",
     "as_factor_stack",
     "as_finite_scalar",
     "as_nonempty_times",
@@ -492,13 +500,27 @@ def as_pair(Y: Any, U0: Any, V0: Any) -> tuple[FloatArray, FloatArray, FloatArra
     return y, u0, v0
 
 
+#: Largest depth ``L`` of a deep factorization: the exact per-mode clock costs ``O(L)`` per
+#: evaluation, a gradient ``O(L)`` products, and float64 resolves no transition of a deeper
+#: product started below ``sigma * 1e-16`` (:mod:`mfflow.deep`).
+MAX_DEPTH = 100
+
+
+def as_depth(value: Any, name: str = "L") -> int:
+    """A depth ``2 <= L <= MAX_DEPTH``."""
+    return as_positive_int(value, name, minimum=2, maximum=MAX_DEPTH)
+
+
 def as_factor_stack(value: Any, n: int, name: str = "factors0") -> FloatArray:
-    """Square factors ``(L, n, n)``, ``L >= 2``, finite, as float64 (``[0]`` applied first)."""
+    """Square factors ``(L, n, n)``, ``2 <= L <= MAX_DEPTH``, finite, as float64 (``[0]``
+    applied first)."""
     arr = _to_float_array(value, name)
     if arr.ndim != 3 or arr.shape[1:] != (n, n) or arr.shape[0] < 2:
         raise ValueError(
             f"{name}: expected shape (L, {n}, {n}) with L >= 2 to match Y, got {arr.shape}"
         )
+    if arr.shape[0] > MAX_DEPTH:
+        raise ValueError(f"{name}: expected at most L = {MAX_DEPTH} factors, got {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite entries, got NaN or infinite entries")
     return arr

@@ -21,7 +21,14 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
-from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
+from ..validation import (
+    MAGNITUDE_MAX,
+    as_alpha,
+    as_positive_int,
+    as_symmetric,
+    as_times,
+    check_bytes,
+)
 from . import kernel
 from .spectrum import factor_eigvals
 from .structure import Path, Structure
@@ -74,6 +81,7 @@ class Trajectory:
             )
         if self._log_alpha is None:
             object.__setattr__(self, "alpha", as_alpha(self.alpha))
+            check_initial_scale(self.structure, self.alpha)
         b, st = self.backend_info, self.structure
         dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
         if st.path == "spectral":
@@ -256,6 +264,8 @@ class Trajectory:
         xp = b.xp
         native, _, scalar = self._times(t)
         T = native.shape[0]
+        points = T * (1 if alphas is None else alphas.size)
+        check_bytes(points * bytes_per_time // 4, "t", f"the result at {points} points")
         if alphas is None:
             pts, la_all = native, None
         else:
@@ -497,6 +507,22 @@ class Trajectory:
         return self.backend_info.asarray(self.Phi @ w @ self.Phi.T)
 
 
+def check_initial_scale(structure: Structure, alpha: float, name: str = "alpha") -> None:
+    """Refuse (naming ``alpha``) an initial product ``alpha U0 U0^T`` beyond
+    :data:`~mfflow.validation.MAGNITUDE_MAX`: the loss squares it."""
+    if structure.path == "spectral":
+        top = float(np.max(structure.spectral_scales)) if structure.lam.size else 0.0
+    else:
+        L = structure.factor
+        top = float(np.max(np.einsum("ij,ij->i", L, L))) if L.size else 0.0
+    if alpha * top > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: the initial product alpha U0 U0^T reaches {alpha * top:.3g} "
+            f"(alpha = {alpha:.3g}), beyond {MAGNITUDE_MAX:g}: the loss squares it; use a "
+            "smaller alpha or a smaller init"
+        )
+
+
 def as_alphas(alphas: Any) -> FloatArray:
     """A non-empty 1-D array of scales ``alpha > 0`` (each checked like ``alpha``)."""
     arr = np.atleast_1d(np.asarray(to_numpy(alphas, "alphas"), dtype=object))
@@ -532,6 +558,10 @@ class TrajectoryBatch:
 
     trajectory: Trajectory
     alphas: FloatArray
+
+    def __post_init__(self) -> None:
+        for i, a in enumerate(self.alphas):
+            check_initial_scale(self.trajectory.structure, float(a), f"alphas[{i}]")
 
     def W(self, t: ArrayLike) -> Any:
         """``(A, n, n)`` or ``(A, T, n, n)``."""

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 
 from ..validation import as_factor_stack, as_square
 from .models import AsymmetricModel, DeepModel, Model, SymmetricModel
+from .ode import Progress
 from .results import DescentResult, FlowResult
 from .run import run_descent, run_flow
 
@@ -69,6 +70,7 @@ def simulate_gf(
     atol: float | None = None,
     max_step: float = np.inf,
     dense: bool = False,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``dU/dt = (Y - U U^T) U``, ``U(0) = sqrt(alpha) U0``, by ``solve_ivp``.
 
@@ -108,6 +110,13 @@ def simulate_gf(
         the accuracy the tolerances control. ``True``: one ``solve_ivp`` run with ``t_eval``,
         values read off the solver's interpolant (cheaper for many close times, error not
         controlled: measured up to 50x the step error with DOP853 at ``rtol=1e-11``).
+    progress : callable, optional
+        ``progress(fraction)`` is called as a long run advances (fraction of the last time
+        reached, every 200 steps). Without it, a run projected to take more than 10 s warns
+        once (:class:`~mfflow.simulate.ode.LongRunWarning`) with the step count and duration;
+        one projected beyond :data:`~.ode.MAX_ODE_STEPS` steps (a far horizon ``t`` with an
+        explicit method: once converged its step is limited by stability) is refused at once
+        with a ``ValueError`` naming ``t``.
 
     Returns
     -------
@@ -156,6 +165,7 @@ def simulate_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_gf",
     )
 
@@ -172,6 +182,7 @@ def simulate_gd(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``U_{k+1} = U_k + eta (Y - U_k U_k^T) U_k`` from ``sqrt(alpha) U0``.
 
@@ -201,6 +212,10 @@ def simulate_gd(
         finite).
     throw : bool
         ``True``: raise a :class:`ValueError` naming ``eta`` on divergence.
+    progress : callable, optional
+        ``progress(fraction)`` as the iterations advance (every 200 steps); without it, a run
+        projected to take more than 10 s warns once with the count and duration. More than
+        :data:`~.descent.MAX_GD_STEPS` iterations are refused up front.
 
     Returns
     -------
@@ -229,7 +244,9 @@ def simulate_gd(
     True
     """
     model, init = _model(Y, U0, V0, operator)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def simulate_asymmetric_gf(
@@ -245,6 +262,7 @@ def simulate_asymmetric_gf(
     atol: float | None = None,
     max_step: float = np.inf,
     dense: bool = False,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``U' = (Y - U V^T) V``, ``V' = (Y - U V^T)^T U`` by an ODE solver.
 
@@ -260,7 +278,7 @@ def simulate_asymmetric_gf(
     alpha : float
     t : float or (T,) array
         Times ``>= 0`` in any order; the solver lands a step on each (no interpolation).
-    operator, method, rtol, atol, max_step, dense
+    operator, method, rtol, atol, max_step, dense, progress
         As in :func:`simulate_gf`.
 
     Returns
@@ -289,6 +307,7 @@ def simulate_asymmetric_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_asymmetric_gf",
     )
 
@@ -305,6 +324,7 @@ def simulate_asymmetric_gd(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on ``1/2 ||Y - U V^T||_F^2``, simultaneous updates:
 
@@ -322,7 +342,7 @@ def simulate_asymmetric_gd(
     V0 : (n, r) array
     alpha, eta : float
         Scale and step size, both ``> 0``.
-    steps, t, operator, blowup, throw
+    steps, t, operator, blowup, throw, progress
         As in :func:`simulate_gd`.
 
     Returns
@@ -341,7 +361,15 @@ def simulate_asymmetric_gd(
     """
     model = AsymmetricModel(Y, operator)
     return run_descent(
-        model, model.as_init(U0, V0), alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw
+        model,
+        model.as_init(U0, V0),
+        alpha,
+        eta,
+        steps=steps,
+        t=t,
+        blowup=blowup,
+        throw=throw,
+        progress=progress,
     )
 
 
@@ -358,6 +386,7 @@ def sensing_flow(
     method: str = "DOP853",
     max_step: float = np.inf,
     dense: bool = False,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow on the sensing loss: ``simulate_gf(Y, U0, alpha, t, operator=operator)``.
 
@@ -378,7 +407,7 @@ def sensing_flow(
         Times ``>= 0`` at which to record (any order; the result keeps it).
     V0 : (n2, r) array, optional
         Right factor's shape; given, the asymmetric factorization ``W = U V^T`` is simulated.
-    rtol, atol, method, max_step, dense
+    rtol, atol, method, max_step, dense, progress
         As in :func:`simulate_gf` (the same tolerance policy for every model).
 
     Returns
@@ -406,6 +435,7 @@ def sensing_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="sensing_flow",
     )
 
@@ -422,6 +452,7 @@ def sensing_descent(
     V0: ArrayLike | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on the sensing loss: ``simulate_gd(..., operator=operator)``.
 
@@ -437,7 +468,7 @@ def sensing_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); or give ``t=``.
-    t, blowup, throw
+    t, blowup, throw, progress
         As in :func:`simulate_gd`: divergence is flagged (``diverged``, ``diverged_at``, NaN
         records after it), or raised naming ``eta`` with ``throw=True``.
 
@@ -456,7 +487,9 @@ def sensing_descent(
     array([2., 1.])
     """
     model, init = _model(Y, U0, V0, _required(operator))
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def _required(operator: MeasurementOperator | None) -> MeasurementOperator:
@@ -489,6 +522,7 @@ def deep_flow(
     method: str = "DOP853",
     max_step: float = np.inf,
     dense: bool = False,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow of the deep factorization ``W = W_L ... W_1`` by ``solve_ivp``.
 
@@ -513,7 +547,7 @@ def deep_flow(
         Times ``>= 0`` to record.
     operator : MeasurementOperator, optional
         Sensing operator on ``(n, n)``; ``None`` is the plain loss.
-    rtol, atol, method, max_step, dense
+    rtol, atol, method, max_step, dense, progress
         As in :func:`simulate_gf`: ``atol`` defaults to
         ``ATOL_FACTOR * rtol * alpha^{1/L} max|F|``.
 
@@ -544,6 +578,7 @@ def deep_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="deep_flow",
     )
 
@@ -559,6 +594,7 @@ def deep_descent(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``W_j <- W_j + eta (W_L..W_{j+1})^T R (W_{j-1}..W_1)^T`` (all ``j``
     at once), from ``W_j(0) = alpha^{1/L} F_j``; records at the given iterations.
@@ -571,7 +607,7 @@ def deep_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); ``t = k eta``. Or give ``t=``.
-    t, blowup, throw
+    t, blowup, throw, progress
         As in :func:`simulate_gd` (divergence flagged, or raised naming ``eta``). The product
         of records close to ``blowup`` may overflow for large ``L``.
 
@@ -590,4 +626,6 @@ def deep_descent(
     array([2., 1.])
     """
     model, init = _deep(Y, factors0, operator)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )

@@ -43,12 +43,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..validation import (
+    as_depth,
     as_factor_stack,
     as_init,
     as_matrix,
     as_operator,
     as_pair,
-    as_positive_int,
     as_real,
     as_square,
     as_symmetric,
@@ -442,7 +442,7 @@ class DeepModel(Model):
     def __init__(
         self, Y: ArrayLike, depth: int, operator: MeasurementOperator | None = None
     ) -> None:
-        self.depth = as_positive_int(depth, "depth", minimum=2)
+        self.depth = as_depth(depth, "depth")
         self.factor_names = tuple(f"W_{j}" for j in range(1, self.depth + 1))
         super().__init__(Y, operator)
 
