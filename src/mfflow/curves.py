@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .validation import as_real
+from .validation import as_nonempty_times, as_real
 
 __all__ = ["crossing_times"]
 
@@ -35,9 +35,9 @@ def crossing_times(t: ArrayLike, values: ArrayLike, levels: ArrayLike) -> FloatA
     >>> crossing_times([0.0, 1.0, 2.0], [[0.0], [0.2], [1.0]], 0.6)
     array([1.5])
     """
-    tt = as_real(t, "t")
-    if tt.ndim != 1 or tt.size == 0 or not np.all(np.isfinite(tt)):
-        raise ValueError(f"t: expected a non-empty 1-D array of finite times, got {tt.shape}")
+    tt = as_nonempty_times(t, "t")
+    if np.ndim(as_real(t, "t")) != 1:
+        raise ValueError(f"t: expected a 1-D array of times, got shape {np.shape(t)}")
     if np.any(np.diff(tt) < 0):
         raise ValueError("t: expected non-decreasing times (sort the samples first)")
     v = as_real(values, "values")

@@ -305,7 +305,13 @@ def deep_mode_time(sigma: ArrayLike, s0: ArrayLike, L: int, s: ArrayLike) -> Flo
     True
     """
     sig, s0a, L, scalar = _mode_args(sigma, s0, L)
-    sa = np.broadcast_to(np.asarray(s, dtype=np.float64), sig.shape)
+    raw = as_real(s, "s")
+    if raw.ndim > 1 or raw.size not in (1, sig.size) or not np.all(np.isfinite(raw)):
+        raise ValueError(
+            f"s: expected a finite number or {sig.size} of them (one per mode), got "
+            f"shape {raw.shape}"
+        )
+    sa = np.broadcast_to(raw.ravel(), sig.shape)
     if np.any(sig <= 0):
         raise ValueError(f"sigma: expected values > 0, got {sig}")
     out = np.empty(sig.size)

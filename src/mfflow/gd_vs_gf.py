@@ -47,6 +47,8 @@ from .riccati import closed_form
 from .simulate import simulate_gd, simulate_gf
 from .simulate.descent import MAX_GD_STEPS
 from .validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
     as_alpha,
     as_init,
     as_nonempty_times,
@@ -122,7 +124,7 @@ class _Problem:
         lam = self.sigma
         pos = lam[lam > 1e-12 * max(abs(lam[0]), 1e-300)]
         low = float(pos.min()) if pos.size else 1.0
-        t_big = 4.0 * (math.log(1.0 / self.alpha) + 80.0) / (2.0 * low) + 50.0
+        t_big = 4.0 * (-math.log(self.alpha) + 80.0) / (2.0 * low) + 50.0
         r = self.U0.shape[1]
 
         def pad(f: FloatArray) -> FloatArray:
@@ -165,7 +167,10 @@ def _horizon(p: _Problem) -> float:
     pos = s[s > 1e-12 * max(abs(s[0]), 1e-300)]
     if pos.size == 0:
         return 10.0
-    return 1.5 * float(np.max(np.log(pos / p.alpha) / (2.0 * pos))) + 4.0 / float(pos.min())
+    # log(pos) - log(alpha): pos / alpha overflows for alpha near the float64 minimum
+    return 1.5 * float(np.max((np.log(pos) - math.log(p.alpha)) / (2.0 * pos))) + 4.0 / float(
+        pos.min()
+    )
 
 
 def _as_etas(etas: ArrayLike) -> FloatArray:
@@ -174,6 +179,10 @@ def _as_etas(etas: ArrayLike) -> FloatArray:
         raise ValueError(f"etas: expected a non-empty 1-D array of step sizes, got {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"etas: expected finite step sizes > 0, got {arr}")
+    if np.any(arr > MAGNITUDE_MAX) or np.any(arr < MAGNITUDE_MIN):
+        raise ValueError(
+            f"etas: expected step sizes in [{MAGNITUDE_MIN:g}, {MAGNITUDE_MAX:g}], got {arr}"
+        )
     return arr
 
 
@@ -237,7 +246,7 @@ def curvature(Y: ArrayLike, U: ArrayLike, V: ArrayLike | None = None) -> float:
             d = d.reshape(n, r)
             cols.append(((u @ d.T + d @ u.T) @ u - res @ d).ravel())
     else:
-        y, u, v = as_pair(Y, U, V)
+        y, u, v = as_pair(Y, U, V, ("U", "V"))
         m, r = u.shape
         n = v.shape[0]
         res = y - u @ v.T
@@ -364,7 +373,7 @@ def gd_flow_gap(
             gd_vals[i, ok] = p.values(wk[ok])
         if not diverged:
             wf = p.flow(tk)
-            gaps[i] = float(np.max(np.linalg.norm(wk - wf, axis=(1, 2)))) / ynorm
+            gaps[i] = float(np.max(np.linalg.norm(wk - wf, axis=(1, 2)))) / (ynorm or 1.0)
     fin = np.isfinite(gaps) & (gaps > 0)
     order: float | None = None
     const: float | None = None
@@ -483,12 +492,16 @@ def critical_step_sizes(
     p = _problem(Y, U0, V0, alpha)
     scans = as_positive_int(n_scan, "n_scan", minimum=2, maximum=MAX_SCAN)
     bisections = as_positive_int(n_bisect, "n_bisect", minimum=0, maximum=MAX_BISECT)
-    rt = as_positive_scalar(time_rtol, "time_rtol")
-    pt = as_positive_scalar(plateau_tol, "plateau_tol")
-    ct = as_positive_scalar(converge_tol, "converge_tol")
+    rt = as_positive_scalar(time_rtol, "time_rtol", maximum=MAGNITUDE_MAX)
+    pt = as_positive_scalar(plateau_tol, "plateau_tol", maximum=MAGNITUDE_MAX)
+    ct = as_positive_scalar(converge_tol, "converge_tol", maximum=MAGNITUDE_MAX)
     sig = p.sigma[: p.width]
-    s1 = float(max(abs(sig[0]), 1e-300))
-    top = 4.0 / s1 if max_eta is None else as_positive_scalar(max_eta, "max_eta")
+    s1 = float(max(abs(sig[0]), MAGNITUDE_MIN))
+    top = (
+        4.0 / s1
+        if max_eta is None
+        else as_positive_scalar(max_eta, "max_eta", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+    )
     horizon = 3.0 * _horizon(p)
     _check_steps(horizon / (top / 400.0), "max_eta")
     fu, fv = p.limit_factors()

@@ -74,9 +74,9 @@ def make_target(spectrum: ArrayLike, n: int | None = None, seed: Seed = 0) -> ND
     n = k if n is None else as_positive_int(n, "n")
     if n < k:
         raise ValueError(f"n: expected n >= len(spectrum) = {k}, got {n}")
+    check_fits((n, n), "n", copies=4)  # Q, its draw, Q diag(s), Y
     full = np.zeros(n)
     full[:k] = spec
-    check_fits((n, n), "n", copies=4)  # Q, its draw, Q diag(s), Y
     q = random_orthogonal(n, seed)
     y = (q * full) @ q.T
     return 0.5 * (y + y.T)

@@ -403,6 +403,15 @@ def curve_distance(result: Any, reference: Any) -> FloatArray:
     :func:`mfflow.closed_form` with the same ``Y``, ``U0``, ``alpha``) and ``s_ref(inf)`` those of
     its target. The maximum over ``t`` summarizes how far sensing is from the identity operator.
     """
+    for name, obj, members in (
+        ("result", result, ("t", "singular_values")),
+        ("reference", reference, ("W", "Y")),
+    ):
+        if not all(hasattr(obj, m) for m in members):
+            raise TypeError(
+                f"{name}: expected an object with {' and '.join(members)} (a simulation result "
+                "and a trajectory), got " + type(obj).__name__
+            )
     ref_w = reference.W(result.t)
     ref_sv = np.linalg.svd(ref_w, compute_uv=False)
     scale = float(np.linalg.norm(np.linalg.svd(reference.Y, compute_uv=False)))

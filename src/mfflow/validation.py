@@ -298,21 +298,35 @@ def _real_scalar(value: Any, name: str) -> float:
         ) from None
 
 
-def as_finite_scalar(value: Any, name: str) -> float:
-    """A finite real number (any sign) as a Python float."""
+def as_finite_scalar(value: Any, name: str, *, bound: float = MAGNITUDE_MAX) -> float:
+    """A finite real number (any sign) with ``|x| <= bound`` as a Python float."""
     x = _real_scalar(value, name)
     if not math.isfinite(x):
         raise ValueError(f"{name}: expected a finite number, got {x!r}")
+    if abs(x) > bound:
+        raise ValueError(f"{name}: expected a number of magnitude at most {bound:g}, got {x!r}")
     return x
 
 
-def as_positive_scalar(value: Any, name: str, *, allow_inf: bool = False) -> float:
-    """A real scalar ``> 0`` (finite unless ``allow_inf``) as a Python float."""
+def as_positive_scalar(
+    value: Any,
+    name: str,
+    *,
+    allow_inf: bool = False,
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+) -> float:
+    """A real scalar ``> 0`` (finite unless ``allow_inf``) as a Python float; optionally
+    ``>= minimum`` and ``<= maximum`` (the float64 range a quantity can use safely)."""
     x = _real_scalar(value, name)
     if math.isnan(x) or (math.isinf(x) and not allow_inf):
         raise ValueError(f"{name}: expected a finite number > 0, got {x!r}")
     if x <= 0:
         raise ValueError(f"{name}: expected a number > 0, got {x!r}")
+    if x < minimum:
+        raise ValueError(f"{name}: expected a number >= {minimum:g}, got {x!r}")
+    if x > maximum and not (allow_inf and math.isinf(x)):
+        raise ValueError(f"{name}: expected a number <= {maximum:g}, got {x!r}")
     return x
 
 
@@ -479,23 +493,27 @@ def as_square(value: Any, name: str = "Y") -> FloatArray:
     return arr
 
 
-def as_pair(Y: Any, U0: Any, V0: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+def as_pair(
+    Y: Any, U0: Any, V0: Any, names: tuple[str, str] = ("U0", "V0")
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The asymmetric problem ``Y`` ``(m, n)``, ``U0`` ``(m, r)``, ``V0`` ``(n, r)``, checked.
 
     Every array finite, real, 2-D and non-empty; the rows of ``U0`` and ``V0`` match ``Y``'s rows
-    and columns, and their column counts ``r`` match each other.
+    and columns, and their column counts ``r`` match each other. ``names`` are the caller's
+    names of the two factors (``("U", "V")`` for :func:`mfflow.curvature`).
     """
+    nu, nv = names
     y = as_matrix(Y, "Y")
     m, n = y.shape
-    u0 = as_matrix(U0, "U0")
+    u0 = as_matrix(U0, nu)
     if u0.shape[0] != m:
-        raise ValueError(f"U0: expected shape (m, r) with {m} rows to match Y, got {u0.shape}")
-    v0 = as_matrix(V0, "V0")
+        raise ValueError(f"{nu}: expected shape (m, r) with {m} rows to match Y, got {u0.shape}")
+    v0 = as_matrix(V0, nv)
     if v0.shape[0] != n:
-        raise ValueError(f"V0: expected shape (n, r) with {n} rows to match Y, got {v0.shape}")
+        raise ValueError(f"{nv}: expected shape (n, r) with {n} rows to match Y, got {v0.shape}")
     if u0.shape[1] != v0.shape[1]:
         raise ValueError(
-            f"V0: expected r = {u0.shape[1]} columns to match U0 {u0.shape}, got {v0.shape}"
+            f"{nv}: expected r = {u0.shape[1]} columns to match {nu} {u0.shape}, got {v0.shape}"
         )
     return y, u0, v0
 

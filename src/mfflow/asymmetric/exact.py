@@ -12,6 +12,7 @@ docstring, :mod:`mfflow.asymmetric`, has the derivation). Only the public symmet
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,8 @@ FloatArray = NDArray[np.float64]
 #: An init is lambda-balanced when ``max|U0^T U0 - V0^T V0 - lam0 I| <= LAMBDA_RTOL * scale``,
 #: ``scale = max|U0^T U0| + max|V0^T V0|``: rounding of a constructed init, nothing larger.
 LAMBDA_RTOL = 1e-10
+#: The balance tolerance for float32 torch/JAX inits (balanced only to float32 rounding).
+FLOAT32_BALANCE_RTOL = 1e-5
 
 
 def symmetrized_target(Y: ArrayLike, lam: float = 0.0) -> FloatArray:
@@ -98,7 +101,7 @@ def is_lambda_balanced(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) 
     return dev <= rtol * scale
 
 
-def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
+def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL, name: str = "rtol") -> float:
     r"""The scalar imbalance ``lam0`` of lambda-balanced shapes: ``U0^T U0 - V0^T V0 = lam0 I_r``.
 
     ``lam0 = tr(U0^T U0 - V0^T V0) / r``, set to 0 when below ``rtol`` times the scale
@@ -110,6 +113,8 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     V0 : (n, r) array
     rtol : float
         Relative tolerance of the check (see :data:`LAMBDA_RTOL`).
+    name : str
+        The caller's name for ``rtol`` in messages.
 
     Returns
     -------
@@ -131,7 +136,7 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     v0 = as_matrix(V0, "V0")
     if u0.shape[1] != v0.shape[1]:
         raise ValueError(f"V0: expected r = {u0.shape[1]} columns to match U0, got {v0.shape}")
-    tol = as_positive_scalar(rtol, "rtol")
+    tol = as_positive_scalar(rtol, name)
     lam0, dev, scale = _balance_of(u0, v0, tol)
     if dev > tol * scale:
         raise ValueError(
@@ -241,7 +246,8 @@ def closed_form_asymmetric(
     V0: ArrayLike,
     alpha: float,
     *,
-    rtol: float = LAMBDA_RTOL,
+    balance_rtol: float = LAMBDA_RTOL,
+    rtol: float | None = None,
 ) -> AsymmetricTrajectory:
     r"""Exact gradient flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init.
 
@@ -255,8 +261,12 @@ def closed_form_asymmetric(
         :func:`lambda_balanced_init`); ``U(0) = sqrt(alpha) U0``, ``V(0) = sqrt(alpha) V0``.
     alpha : float
         Initialization scale, ``alpha > 0`` (tested down to ``1e-100`` against mpmath).
-    rtol : float
-        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`).
+    balance_rtol : float
+        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`; at least
+        :data:`FLOAT32_BALANCE_RTOL` for float32 torch/JAX inits).
+    rtol : float, optional
+        Deprecated name of ``balance_rtol`` (everywhere else ``rtol`` is an ODE solver's
+        relative tolerance).
 
     Returns
     -------
@@ -307,7 +317,19 @@ def closed_form_asymmetric(
     y, u0, v0 = as_pair(to_numpy(Y, "Y"), to_numpy(U0, "U0"), to_numpy(V0, "V0"))
     host_alpha = to_numpy(alpha, "alpha")
     a = as_alpha(host_alpha)
-    lam0 = lambda_of(u0, v0, rtol)
+    if rtol is not None:
+        warnings.warn(
+            "closed_form_asymmetric(rtol=) is deprecated: use balance_rtol= (rtol means an ODE "
+            "tolerance everywhere else)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        balance_rtol = rtol
+    name = "rtol" if rtol is not None else "balance_rtol"
+    tol = as_positive_scalar(balance_rtol, name)
+    if b.dtype_name == "float32":  # a float32 init is balanced only to float32 rounding
+        tol = max(tol, FLOAT32_BALANCE_RTOL)
+    lam0 = lambda_of(u0, v0, tol, name)
     m, n = y.shape
     z0 = b.asarray(np.concatenate([u0, v0], axis=0) / math.sqrt(2.0))
     if "Y" in grads or (needs_grad(alpha) and lam0 != 0.0):

@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
     Seed,
     as_finite_scalar,
     as_matrix,
@@ -181,8 +183,8 @@ def gaussian_pair_init(
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
-    su = as_positive_scalar(scale_u, "scale_u")
-    sv = as_positive_scalar(scale_v, "scale_v")
+    su = as_positive_scalar(scale_u, "scale_u", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+    sv = as_positive_scalar(scale_v, "scale_v", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     check_fits((m + n, r), "m, n, r", copies=2)
     rng = as_rng(seed)
     u0 = su * rng.standard_normal((m, r)) / math.sqrt(r)

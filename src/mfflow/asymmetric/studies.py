@@ -41,7 +41,8 @@ FloatArray = NDArray[np.float64]
 def _default_times(sigma: FloatArray, alpha: float, count: int = 400) -> FloatArray:
     """A grid through every transition (``~log(sigma/alpha) / (2 sigma)``) and past it."""
     pos = sigma[sigma > 1e-12 * sigma[0]] if sigma[0] > 0 else sigma[:1] + 1.0
-    t_end = 1.6 * max(float(np.log(pos / alpha).max() / (2 * pos.min())), 1.0) + 4.0 / pos.min()
+    logs = np.log(pos) - math.log(alpha)  # pos / alpha overflows near the float64 minimum
+    t_end = 1.6 * max(float(logs.max() / (2 * pos.min())), 1.0) + 4.0 / pos.min()
     return np.linspace(0.0, t_end, count)
 
 
@@ -187,7 +188,7 @@ def imbalance_study(
         norms[i] = a * float(np.linalg.norm(imbalance(u0, v0), 2))
         res = simulate_asymmetric_gf(y, u0, v0, a, tt, rtol=rtol)
         w = res.W
-        dist[i] = float(np.max(np.linalg.norm(w - w_bal, axis=(1, 2)))) / ynorm
+        dist[i] = float(np.max(np.linalg.norm(w - w_bal, axis=(1, 2)))) / (ynorm or 1.0)
         curves[i] = np.linalg.svd(w, compute_uv=False)[:, :k]
         trans[i] = crossing_times(tt, curves[i], levels)
         with np.errstate(divide="ignore"):

@@ -52,6 +52,7 @@ from ..validation import (
     as_real,
     as_square,
     as_symmetric,
+    check_magnitude,
 )
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ def imbalance(U: ArrayLike, V: ArrayLike) -> FloatArray:
     v = as_real(V, "V")
     if u.ndim < 2 or not np.all(np.isfinite(u)):
         raise ValueError(f"U: expected finite entries, shape (m, r) or (T, m, r), got {u.shape}")
+    check_magnitude(u, "U")
     if v.ndim != u.ndim or v.shape[:-2] != u.shape[:-2] or v.shape[-1] != u.shape[-1]:
         raise ValueError(
             f"V: expected shape (..., n, r) with the leading axes and r of U {u.shape}, "
@@ -162,6 +164,7 @@ def imbalance(U: ArrayLike, V: ArrayLike) -> FloatArray:
         )
     if not np.all(np.isfinite(v)):
         raise ValueError("V: expected finite entries")
+    check_magnitude(v, "V")
     return _gram_difference(u, v)
 
 

@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
-from ..validation import as_positive_scalar
+from ..validation import MAGNITUDE_MAX, MAGNITUDE_MIN, as_positive_scalar
 
 __all__ = [
     "ATOL_FACTOR",
@@ -60,6 +60,7 @@ __all__ = [
     "LONG_RUN_SECONDS",
     "MAX_ODE_STEPS",
     "ODE_METHODS",
+    "RTOL_MAX",
     "RTOL_MIN",
     "LongRunWarning",
     "OdeOptions",
@@ -88,6 +89,8 @@ IMPLICIT_METHODS = frozenset({"Radau", "BDF", "LSODA"})
 ATOL_FACTOR = 1e-3
 #: scipy raises any ``rtol`` below this to it (with a warning); we refuse it instead.
 RTOL_MIN = 100 * float(np.finfo(np.float64).eps)
+#: Largest ``rtol``: a relative error above 10% controls nothing (the solution may blow up).
+RTOL_MAX = 0.1
 #: A ``max_step`` needing more steps than this to reach the last time is refused up front, and
 #: a run projected (from its current step size) to need more is stopped.
 MAX_ODE_STEPS = 10**8
@@ -224,11 +227,13 @@ def ode_options(
     rt = as_positive_scalar(rtol, "rtol")
     if rt < RTOL_MIN:
         raise ValueError(f"rtol: expected a number >= {RTOL_MIN:.3g} (scipy's floor), got {rt!r}")
+    if rt > RTOL_MAX:
+        raise ValueError(f"rtol: expected a number <= {RTOL_MAX:g} (a relative error), got {rt!r}")
     if atol is None:
         # a zero init gets an absolute floor (it is a fixed point of every model here)
         at = ATOL_FACTOR * rt * (scale if scale > 0 else 1.0)
     else:
-        at = as_positive_scalar(atol, "atol")
+        at = as_positive_scalar(atol, "atol", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     ms = as_positive_scalar(max_step, "max_step", allow_inf=True)
     if t_end / ms > MAX_ODE_STEPS:
         raise ValueError(

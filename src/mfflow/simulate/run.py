@@ -119,8 +119,17 @@ def run_flow(
     check_fits((tt.size, sum(f.size for f in start)), "t", what="record of the states", copies=2)
     split, join = _splitter(start)
 
-    def rhs(_t: float, z: FloatArray) -> FloatArray:
-        return join(model.neg_grad(split(z)))
+    def rhs(t_now: float, z: FloatArray) -> FloatArray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            dz = join(model.neg_grad(split(z)))
+        if not np.all(np.isfinite(dz)):
+            # a gradient flow of these losses stays bounded: only loose tolerances get here
+            raise ValueError(
+                f"rtol, atol: the {opts.method} solution left the float64 range near "
+                f"t = {t_now:.4g} (rtol = {opts.rtol:g}, atol = {opts.atol:g}): the tolerances "
+                "are too loose for this problem; tighten them"
+            )
+        return dz
 
     jac = None
     if model.has_jacobian:
@@ -194,7 +203,7 @@ def run_descent(
     8
     """
     a = as_alpha(alpha)
-    h = as_positive_scalar(eta, "eta")
+    h = as_positive_scalar(eta, "eta", maximum=MAGNITUDE_MAX)
     limit = as_positive_scalar(blowup, "blowup")
     if not isinstance(throw, bool | np.bool_):
         raise TypeError(f"throw: expected True or False, got {throw!r}")

@@ -12,7 +12,14 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import to_numpy
 from ..linalg import eig_tol, eigh_descending
 from ..riccati import Trajectory, closed_form
-from ..validation import as_alpha, as_positive_int, as_positive_scalar, as_symmetric
+from ..validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
+    as_alpha,
+    as_positive_int,
+    as_positive_scalar,
+    as_symmetric,
+)
 
 __all__ = [
     "Endpoints",
@@ -37,10 +44,11 @@ Interval = tuple[float, float]
 
 
 def as_eps(eps: Any) -> float:
-    """The tolerance ``eps > 0`` (required)."""
+    """The tolerance ``eps > 0`` (required), within ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``: a
+    smaller one would put the scan horizon (``10 / eps``) beyond every float64 time."""
     if eps is None:
         raise TypeError("eps: required, a number > 0")
-    return as_positive_scalar(eps, "eps")
+    return as_positive_scalar(eps, "eps", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
 
 
 def positive_part(lam: FloatArray) -> FloatArray:
@@ -271,7 +279,7 @@ def certified_intervals(
 
 def _alpha_max(sigma: FloatArray, M: float, c_eps: float, C_eps: float, ends: Endpoints) -> float:
     """Largest ``alpha`` with ``alpha <= c_eps / M`` and every interval non-empty."""
-    if not math.isfinite(M) or sigma.size == 0:
+    if not math.isfinite(M) or sigma.size == 0 or c_eps <= 0.0 or not math.isfinite(C_eps):
         return 0.0
     log_c, log_cap = math.log(c_eps), math.log(C_eps)
     bound = log_c - math.log(M)  # alpha <= c_eps / M (also gives alpha < c_eps: I_K non-empty)
