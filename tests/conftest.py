@@ -106,6 +106,8 @@ def _fuzz_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"{c['flagged']}; unnamed {c['unnamed']}, from a dependency {c['foreign']}, crashed "
         f"{c['crash']}, hung {c['hang']}, silent non-finite {c['silent']}"
     )
+    for detail in FUZZ.failures[:20]:
+        terminalreporter.write_line("  " + detail.replace("\n", " ")[:400])
     import json
     import os
 

@@ -524,6 +524,10 @@ def critical_step_sizes(
     flow_depth = plateau_depths(flow_w)
 
     def classify(eta: float) -> dict[str, bool]:
+        with np.errstate(over="ignore", invalid="ignore"):  # huge, not yet diverged iterates
+            return _classify(eta)
+
+    def _classify(eta: float) -> dict[str, bool]:
         tk, wk, diverged = p.gd(eta, grid)
         out = {"blowup": diverged, "converge": False, "incremental": False, "match": False}
         if diverged:

@@ -209,7 +209,8 @@ def simulate_gd(
         Given, the sensing/completion loss.
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
-        finite).
+        finite); capped at ``1e100^(1/depth)`` (``1e50`` here), beyond which the product and
+        the loss of a record would overflow.
     throw : bool
         ``True``: raise a :class:`ValueError` naming ``eta`` on divergence.
     progress : callable, optional

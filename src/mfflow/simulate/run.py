@@ -180,7 +180,8 @@ def run_descent(
         ``k eta``, the times actually recorded). Exactly one of ``steps`` and ``t``.
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
-        finite).
+        finite); at most ``MAGNITUDE_MAX^(1/depth)`` (``1e50`` for ``U U^T``) is used, beyond
+        which the product and the loss of a record would overflow.
     throw : bool
         Raise a :class:`ValueError` naming ``eta`` on divergence instead of flagging it.
     progress : callable, optional
@@ -204,7 +205,9 @@ def run_descent(
     """
     a = as_alpha(alpha)
     h = as_positive_scalar(eta, "eta", maximum=MAGNITUDE_MAX)
-    limit = as_positive_scalar(blowup, "blowup")
+    # records beyond MAGNITUDE_MAX^(1/depth) would make W and the loss overflow: a run past
+    # that bound has diverged whatever blowup says
+    limit = min(as_positive_scalar(blowup, "blowup"), MAGNITUDE_MAX ** (1.0 / model.depth))
     if not isinstance(throw, bool | np.bool_):
         raise TypeError(f"throw: expected True or False, got {throw!r}")
     watcher = as_progress(progress)
