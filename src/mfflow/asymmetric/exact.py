@@ -12,6 +12,7 @@ docstring, :mod:`mfflow.asymmetric`, has the derivation). Only the public symmet
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,15 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import Backend, backend_of, needs_grad, to_numpy
 from ..riccati import Trajectory, closed_form
 from ..simulate.models import imbalance
-from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar, as_weight_decay
+from ..validation import (
+    as_alpha,
+    as_finite_scalar,
+    as_matrix,
+    as_pair,
+    as_positive_scalar,
+    as_weight_decay,
+    check_fits,
+)
 
 __all__ = [
     "LAMBDA_RTOL",
@@ -37,12 +46,16 @@ FloatArray = NDArray[np.float64]
 #: An init is lambda-balanced when ``max|U0^T U0 - V0^T V0 - lam0 I| <= LAMBDA_RTOL * scale``,
 #: ``scale = max|U0^T U0| + max|V0^T V0|``: rounding of a constructed init, nothing larger.
 LAMBDA_RTOL = 1e-10
+#: The balance tolerance for float32 torch/JAX inits (balanced only to float32 rounding).
+FLOAT32_BALANCE_RTOL = 1e-5
 
 
 def symmetrized_target(Y: ArrayLike, lam: float = 0.0) -> FloatArray:
     """``Ybar + lam/2 J`` ``(m + n, m + n)``: ``Ybar = [[0, Y], [Y^T, 0]]``, ``J = diag(I, -I)``."""
     y = as_matrix(Y, "Y")
+    lam = as_finite_scalar(lam, "lam")
     m, n = y.shape
+    check_fits((m + n, m + n), "Y", what="symmetrized target")
     out = np.zeros((m + n, m + n))
     out[:m, m:] = y
     out[m:, :m] = y.T
@@ -89,7 +102,7 @@ def is_lambda_balanced(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) 
     return dev <= rtol * scale
 
 
-def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
+def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL, name: str = "rtol") -> float:
     r"""The scalar imbalance ``lam0`` of lambda-balanced shapes: ``U0^T U0 - V0^T V0 = lam0 I_r``.
 
     ``lam0 = tr(U0^T U0 - V0^T V0) / r``, set to 0 when below ``rtol`` times the scale
@@ -101,6 +114,8 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     V0 : (n, r) array
     rtol : float
         Relative tolerance of the check (see :data:`LAMBDA_RTOL`).
+    name : str
+        The caller's name for ``rtol`` in messages.
 
     Returns
     -------
@@ -122,7 +137,7 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     v0 = as_matrix(V0, "V0")
     if u0.shape[1] != v0.shape[1]:
         raise ValueError(f"V0: expected r = {u0.shape[1]} columns to match U0, got {v0.shape}")
-    tol = as_positive_scalar(rtol, "rtol")
+    tol = as_positive_scalar(rtol, name)
     lam0, dev, scale = _balance_of(u0, v0, tol)
     if dev > tol * scale:
         raise ValueError(
@@ -249,7 +264,8 @@ def closed_form_asymmetric(
     V0: ArrayLike,
     alpha: float,
     *,
-    rtol: float = LAMBDA_RTOL,
+    balance_rtol: float = LAMBDA_RTOL,
+    rtol: float | None = None,
     weight_decay: float = 0.0,
 ) -> AsymmetricTrajectory:
     r"""Exact gradient flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init.
@@ -264,8 +280,12 @@ def closed_form_asymmetric(
         :func:`lambda_balanced_init`); ``U(0) = sqrt(alpha) U0``, ``V(0) = sqrt(alpha) V0``.
     alpha : float
         Initialization scale, ``alpha > 0`` (tested down to ``1e-100`` against mpmath).
-    rtol : float
-        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`).
+    balance_rtol : float
+        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`; at least
+        :data:`FLOAT32_BALANCE_RTOL` for float32 torch/JAX inits).
+    rtol : float, optional
+        Deprecated name of ``balance_rtol`` (everywhere else ``rtol`` is an ODE solver's
+        relative tolerance).
     weight_decay : float
         ``gamma >= 0`` (default 0): the loss ``+ gamma/2 (||U||_F^2 + ||V||_F^2)``. Its flow
         ``U' = R V - gamma U``, ``V' = R^T U - gamma V`` makes the imbalance decay,
@@ -327,11 +347,23 @@ def closed_form_asymmetric(
             "balance (where the flow has no closed form); gradients in Y, alpha and t are"
         )
     b = backend_of(Y=Y, U0=U0, V0=V0, alpha=alpha)
-    y, u0, v0 = as_pair(to_numpy(Y), to_numpy(U0), to_numpy(V0))
-    host_alpha = to_numpy(alpha)
+    y, u0, v0 = as_pair(to_numpy(Y, "Y"), to_numpy(U0, "U0"), to_numpy(V0, "V0"))
+    host_alpha = to_numpy(alpha, "alpha")
     a = as_alpha(host_alpha)
-    lam0 = lambda_of(u0, v0, rtol)
-    gamma = as_weight_decay(weight_decay if weight_decay is None else to_numpy(weight_decay))
+    if rtol is not None:
+        warnings.warn(
+            "closed_form_asymmetric(rtol=) is deprecated: use balance_rtol= (rtol means an ODE "
+            "tolerance everywhere else)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        balance_rtol = rtol
+    name = "rtol" if rtol is not None else "balance_rtol"
+    tol = as_positive_scalar(balance_rtol, name)
+    if b.dtype_name == "float32":  # a float32 init is balanced only to float32 rounding
+        tol = max(tol, FLOAT32_BALANCE_RTOL)
+    lam0 = lambda_of(u0, v0, tol, name)
+    gamma = as_weight_decay(to_numpy(weight_decay, "weight_decay"))
     if gamma and lam0 != 0.0:
         raise ValueError(
             f"weight_decay: the init is lambda-balanced with lam0 = {lam0:.6g} != 0 (U0, V0), and "

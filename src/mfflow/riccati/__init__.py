@@ -65,7 +65,7 @@ from ..validation import as_alpha, as_weight_decay
 from .differentiable import check_differentiable, differentiable_arrays
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
 from .spectrum import AccuracyWarning
-from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor
+from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor, is_factored
 from .trajectory import LT_MAX, Trajectory, TrajectoryBatch
 
 __all__ = [
@@ -179,10 +179,13 @@ def closed_form(
             "weight_decay: gradients with respect to the weight decay are not provided; pass a "
             "plain number (the flow with target Y - gamma I: differentiate in Y instead)"
         )
+    factored = is_factored(Y)
+    if isinstance(Y, tuple) and not factored:
+        Y = list(Y)  # a tuple of rows is a matrix; a pair (basis (n, K), values) a factor
     grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("alpha", alpha)) if needs_grad(x))
-    if isinstance(Y, tuple) and any(needs_grad(y) for y in Y):
+    if factored and any(needs_grad(y) for y in Y):
         grads = ("Y", *grads)
-    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if isinstance(Y, tuple) else {"Y": Y}
+    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if factored else {"Y": Y}
     backend = backend_of(**parts, U0=U0, alpha=alpha)
     shaped = "Y" in grads or "U0" in grads
     if shaped and spectral is True:
@@ -191,14 +194,12 @@ def closed_form(
             "gradients and the spectral formula has no derivative off the diagonal"
         )
     if structure is None:
-        host_y = tuple(to_host(y) for y in Y) if isinstance(Y, tuple) else to_host(Y)
+        host_y = tuple(to_host(y) for y in Y) if factored else to_host(Y)
         host_u = to_host(U0)
-        abstract_y = (
-            any(h is None and y is not None for h, y in zip(host_y, Y, strict=True))
-            if isinstance(host_y, tuple)
-            else host_y is None and Y is not None
-        )
-        if (host_u is None and U0 is not None) or abstract_y:
+        pairs = [*zip(Y, host_y, strict=True)] if factored else [(Y, host_y)]
+        # None from to_host means an abstract JAX value (a None input is refused by analyze)
+        abstract = any(h is None and x is not None for x, h in [*pairs, (U0, host_u)])
+        if abstract:
             raise ValueError(
                 "structure: Y and U0 are abstract (under jax.jit) and the set-up needs their "
                 "values; pass structure=mfflow.riccati.analyze(Y, U0, spectral=False) computed "
@@ -210,13 +211,13 @@ def closed_form(
     elif not isinstance(structure, Structure):
         raise TypeError(f"structure: expected a Structure from analyze(), got {structure!r}")
     elif weight_decay is not None and (
-        as_weight_decay(to_numpy(weight_decay)) != structure.weight_decay
+        as_weight_decay(to_numpy(weight_decay, "weight_decay")) != structure.weight_decay
     ):
         raise ValueError(
             f"weight_decay: {weight_decay!r} differs from the structure's "
             f"{structure.weight_decay!r}; build it with analyze(..., weight_decay=) or omit one"
         )
-    check_differentiable(structure, grads, isinstance(Y, tuple))
+    check_differentiable(structure, grads, factored)
     arrays = None
     if shaped:
         arrays = differentiable_arrays(backend, structure, Y if "Y" in grads else None, U0)
@@ -225,4 +226,4 @@ def closed_form(
         a = as_alpha(host_alpha) if host_alpha is not None else math.nan  # None: abstract
         log_alpha = backend.xp.log(backend.asarray(alpha))
         return Trajectory(structure, a, backend, grads, arrays, log_alpha)
-    return Trajectory(structure, as_alpha(to_numpy(alpha)), backend, grads, arrays)
+    return Trajectory(structure, as_alpha(to_numpy(alpha, "alpha")), backend, grads, arrays)

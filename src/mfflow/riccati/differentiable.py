@@ -49,8 +49,11 @@ def check_differentiable(
         )
     if not shaped:
         return
-    if structure.path != "dense":  # pragma: no cover - the caller builds the dense structure
-        raise AssertionError("differentiable builds use the dense path")
+    if structure.path != "dense":  # only reachable with a structure= built for the spectral path
+        raise ValueError(
+            f"structure: {', '.join(shaped)} carry gradients, which need the dense path; pass "
+            "structure=mfflow.riccati.analyze(Y, U0, spectral=False)"
+        )
     if "Y" in grads:
         lam = structure.lam
         for start, stop in eig_clusters(lam, eig_tol(lam)):
@@ -61,8 +64,7 @@ def check_differentiable(
                     "of its eigenvectors is singular there; perturb Y to split it, or take "
                     "gradients with respect to U0, alpha or t only"
                 )
-    assert structure.L is not None
-    L = structure.L
+    L = structure.factor
     m = L.shape[1]
     plain = m == min(L.shape[0], structure.r) and np.all(np.abs(np.diag(L[:m])) > 0)
     if not plain:

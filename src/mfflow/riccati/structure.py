@@ -40,9 +40,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..linalg import eig_clusters, eig_tol, eigh_descending
-from ..validation import as_init, as_matrix, as_symmetric, as_weight_decay
+from ..validation import as_init, as_matrix, as_real, as_symmetric, as_vector, as_weight_decay
 
-__all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor"]
+__all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor", "is_factored"]
 
 FloatArray = NDArray[np.float64]
 Path = Literal["spectral", "dense"]
@@ -82,6 +82,45 @@ class Structure:
     scales: FloatArray | None
     r: int
     weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        # a Structure comes from analyze(); one built by hand is checked (no assert: -O safe)
+        if self.path not in ("spectral", "dense"):
+            raise ValueError(f"path: expected 'spectral' or 'dense', got {self.path!r}")
+        need = "scales" if self.path == "spectral" else "L"
+        if not isinstance(getattr(self, need), np.ndarray):
+            raise TypeError(f"{need}: the {self.path} path needs an array, got None")
+        d = np.shape(self.lam)[0] if np.ndim(self.lam) == 1 else -1
+        if d < 0 or np.shape(self.Phi)[1:] != (d,) or np.shape(getattr(self, need))[0] != d:
+            raise ValueError(
+                "Structure: inconsistent shapes (build it with mfflow.riccati.analyze(Y, U0))"
+            )
+
+    @property
+    def factor(self) -> FloatArray:
+        """The dense path's ``L`` ``(d, m)`` (a ``ValueError`` on the spectral path)."""
+        if self.L is None:
+            raise ValueError("L: the spectral path has scales, not a factor L")
+        return self.L
+
+    @property
+    def spectral_scales(self) -> FloatArray:
+        """The spectral path's scales ``(d,)`` (a ``ValueError`` on the dense path)."""
+        if self.scales is None:
+            raise ValueError("scales: the dense path has a factor L, not scales")
+        return self.scales
+
+
+def is_factored(Y: Any) -> bool:
+    """Whether ``Y`` is a target given as a factor ``(basis (n, K), values (K,))``: a tuple whose
+    first item is 2-D. A tuple of rows (first item 1-D) is a matrix."""
+    return isinstance(Y, tuple) and len(Y) > 0 and np.ndim(_shape_only(Y[0])) == 2
+
+
+def _shape_only(x: Any) -> Any:
+    """Something with ``x``'s number of dimensions (torch/JAX arrays without converting)."""
+    ndim = getattr(x, "ndim", None)
+    return np.empty((0,) * ndim) if isinstance(ndim, int) else x
 
 
 def echelon_factor(ut: FloatArray) -> FloatArray:
@@ -165,7 +204,12 @@ def _low_rank_target(Y: tuple[Any, ...], basis_tol: float) -> tuple[FloatArray, 
         )
     basis = as_matrix(Y[0], "Y[0] (basis)")
     n, k = basis.shape
-    values = np.asarray(as_matrix(np.reshape(np.asarray(Y[1]), (1, -1)), "Y[1] (values)"))[0]
+    raw = as_real(Y[1], "Y[1] (values)")
+    if raw.ndim > 1 or raw.size != k:
+        raise ValueError(
+            f"Y[1] (values): expected shape ({k},) to match the basis, got {np.shape(raw)}"
+        )
+    values = as_vector(np.atleast_1d(raw), "Y[1] (values)")
     if values.shape != (k,):
         raise ValueError(
             f"Y[1] (values): expected shape ({k},) to match the basis, got {np.shape(Y[1])}"
@@ -300,7 +344,7 @@ def analyze(
     gamma = as_weight_decay(weight_decay)
     if spectral is not None and not isinstance(spectral, bool | np.bool_):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
-    if isinstance(Y, tuple):
+    if is_factored(Y):
         basis, values = _low_rank_target(Y, basis_tol)
         u0 = as_init(U0, basis.shape[0], "U0")
         lam, phi = _reduced_basis(basis, values, u0)

@@ -21,7 +21,14 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
-from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
+from ..validation import (
+    MAGNITUDE_MAX,
+    as_alpha,
+    as_positive_int,
+    as_symmetric,
+    as_times,
+    check_bytes,
+)
 from .kernel import chunks, dense_factor, spectral_residuals, spectral_values
 from .spectrum import factor_eigvals
 from .structure import Path, Structure
@@ -74,20 +81,20 @@ class Trajectory:
             )
         if self._log_alpha is None:
             object.__setattr__(self, "alpha", as_alpha(self.alpha))
+            check_initial_scale(self.structure, self.alpha)
         b, st = self.backend_info, self.structure
         dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
         if st.path == "spectral":
-            assert st.scales is not None
-            keep = np.flatnonzero(st.scales > 0)
+            scales = st.spectral_scales
+            keep = np.flatnonzero(scales > 0)
             select = np.zeros((st.lam.size, keep.size))
             select[keep, np.arange(keep.size)] = 1.0
             with np.errstate(divide="ignore"):
-                dev["log_s"] = b.asarray(np.log(st.scales))
+                dev["log_s"] = b.asarray(np.log(scales))
             dev["select"] = b.asarray(select)
             dev["keep"] = keep
         else:
-            assert st.L is not None
-            dev["L"] = b.asarray(st.L)
+            dev["L"] = b.asarray(st.factor)
         dev.update(self._arrays or {})
         object.__setattr__(self, "_dev", dev)
 
@@ -149,10 +156,8 @@ class Trajectory:
     def rank(self) -> int:
         """``m``: columns of the factor, ``rank W(t) = rank W0 = m`` for every ``t``."""
         if self.path == "spectral":
-            assert self.scales is not None
-            return int(np.count_nonzero(self.scales > 0))
-        assert self.L is not None
-        return int(self.L.shape[1])
+            return int(np.count_nonzero(self.structure.spectral_scales > 0))
+        return int(self.structure.factor.shape[1])
 
     @cached_property
     def init_singular_values(self) -> FloatArray:
@@ -162,11 +167,10 @@ class Trajectory:
         """
         out = np.zeros(min(self.dim, self.structure.r))
         if self.path == "spectral":
-            assert self.scales is not None
-            s = np.sort(np.sqrt(self.scales))[::-1][: out.size]
+            s = np.sort(np.sqrt(self.structure.spectral_scales))[::-1][: out.size]
         else:
-            assert self.L is not None
-            s = np.linalg.svd(self.L, compute_uv=False) if self.L.shape[1] else np.zeros(0)
+            L = self.structure.factor
+            s = np.linalg.svd(L, compute_uv=False) if L.shape[1] else np.zeros(0)
         out[: s.size] = s
         return out
 
@@ -211,7 +215,10 @@ class Trajectory:
         """``(times, host_times, scalar)``: ``times`` 1-D in the backend (keeping a torch graph or
         a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
         b = self.backend_info
-        host = to_host(t)
+        try:
+            host = to_host(t)
+        except TypeError as exc:
+            raise TypeError(f"t: {exc}") from None
         if host is None and t is not None:  # abstract (jax.jit): only its shape can be checked
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
@@ -271,6 +278,8 @@ class Trajectory:
         xp = b.xp
         native, _, scalar = self._times(t)
         T = native.shape[0]
+        points = T * (1 if alphas is None else alphas.size)
+        check_bytes(points * bytes_per_time // 4, "t", f"the result at {points} points")
         if alphas is None:
             pts, la_all = native, None
         else:
@@ -366,7 +375,7 @@ class Trajectory:
         return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
 
     def _distance_target(self, Z: ArrayLike, ord: Any) -> Any:
-        z = as_symmetric(to_numpy(Z), "Z")
+        z = as_symmetric(to_numpy(Z, "Z"), "Z")
         if z.shape != (self.n, self.n):
             raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
         if ord not in (2, "fro"):
@@ -512,12 +521,10 @@ class Trajectory:
         tol_lam = eig_tol(self.lam)
         w = np.zeros((d, d))
         if self.path == "spectral":
-            assert self.scales is not None
-            keep = (self.lam > tol_lam) & (self.scales > 0)
+            keep = (self.lam > tol_lam) & (self.structure.spectral_scales > 0)
             w[np.diag_indices(d)] = np.where(keep, self.lam, 0.0)
         else:
-            assert self.L is not None
-            L = self.L
+            L = self.structure.factor
             m = L.shape[1]
             tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))) if L.size else 0.0, 1e-300)
             used = np.zeros((m, 0))
@@ -535,9 +542,25 @@ class Trajectory:
         return self.backend_info.asarray(self.Phi @ w @ self.Phi.T)
 
 
+def check_initial_scale(structure: Structure, alpha: float, name: str = "alpha") -> None:
+    """Refuse (naming ``alpha``) an initial product ``alpha U0 U0^T`` beyond
+    :data:`~mfflow.validation.MAGNITUDE_MAX`: the loss squares it."""
+    if structure.path == "spectral":
+        top = float(np.max(structure.spectral_scales)) if structure.lam.size else 0.0
+    else:
+        L = structure.factor
+        top = float(np.max(np.einsum("ij,ij->i", L, L))) if L.size else 0.0
+    if alpha * top > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: the initial product alpha U0 U0^T reaches {alpha * top:.3g} "
+            f"(alpha = {alpha:.3g}), beyond {MAGNITUDE_MAX:g}: the loss squares it; use a "
+            "smaller alpha or a smaller init"
+        )
+
+
 def as_alphas(alphas: Any) -> FloatArray:
     """A non-empty 1-D array of scales ``alpha > 0`` (each checked like ``alpha``)."""
-    arr = np.atleast_1d(np.asarray(to_numpy(alphas), dtype=object))
+    arr = np.atleast_1d(np.asarray(to_numpy(alphas, "alphas"), dtype=object))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"alphas: expected a non-empty 1-D array of scales, got shape {arr.shape}")
     return np.array([as_alpha(a, f"alphas[{i}]") for i, a in enumerate(arr)])
@@ -570,6 +593,10 @@ class TrajectoryBatch:
 
     trajectory: Trajectory
     alphas: FloatArray
+
+    def __post_init__(self) -> None:
+        for i, a in enumerate(self.alphas):
+            check_initial_scale(self.trajectory.structure, float(a), f"alphas[{i}]")
 
     def W(self, t: ArrayLike) -> Any:
         """``(A, n, n)`` or ``(A, T, n, n)``."""

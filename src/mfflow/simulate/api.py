@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 
 from ..validation import as_factor_stack, as_square, as_weight_decay
 from .models import AsymmetricModel, DeepModel, Model, SymmetricModel, WeightDecay
+from .ode import Progress
 from .results import DescentResult, FlowResult
 from .run import run_descent, run_flow
 
@@ -84,6 +85,7 @@ def simulate_gf(
     max_step: float = np.inf,
     dense: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``dU/dt = (Y - U U^T) U``, ``U(0) = sqrt(alpha) U0``, by ``solve_ivp``.
 
@@ -123,6 +125,13 @@ def simulate_gf(
         the accuracy the tolerances control. ``True``: one ``solve_ivp`` run with ``t_eval``,
         values read off the solver's interpolant (cheaper for many close times, error not
         controlled: measured up to 50x the step error with DOP853 at ``rtol=1e-11``).
+    progress : callable, optional
+        ``progress(fraction)`` is called as a long run advances (fraction of the last time
+        reached, every 200 steps). Without it, a run projected to take more than 10 s warns
+        once (:class:`~mfflow.simulate.ode.LongRunWarning`) with the step count and duration;
+        one projected beyond :data:`~.ode.MAX_ODE_STEPS` steps (a far horizon ``t`` with an
+        explicit method: once converged its step is limited by stability) is refused at once
+        with a ``ValueError`` naming ``t``.
 
     weight_decay : float
         ``gamma >= 0`` (default 0): the loss gets ``+ gamma/2`` times the squared Frobenius norms
@@ -179,6 +188,7 @@ def simulate_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_gf",
     )
 
@@ -196,6 +206,7 @@ def simulate_gd(
     blowup: float = 1e100,
     throw: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``U_{k+1} = U_k + eta (Y - U_k U_k^T) U_k`` from ``sqrt(alpha) U0``.
 
@@ -222,12 +233,17 @@ def simulate_gd(
         Given, the sensing/completion loss.
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
-        finite).
+        finite); capped at ``1e100^(1/depth)`` (``1e50`` here), beyond which the product and
+        the loss of a record would overflow.
     throw : bool
         ``True``: raise a :class:`ValueError` naming ``eta`` on divergence.
     weight_decay : float
         ``gamma >= 0``: the same loss plus ``gamma/2 ||factors||_F^2`` (as :func:`simulate_gf`):
         each step is ``F <- F + eta (-grad L(F) - gamma F)``.
+    progress : callable, optional
+        ``progress(fraction)`` as the iterations advance (every 200 steps); without it, a run
+        projected to take more than 10 s warns once with the count and duration. More than
+        :data:`~.descent.MAX_GD_STEPS` iterations are refused up front.
 
     Returns
     -------
@@ -256,7 +272,9 @@ def simulate_gd(
     True
     """
     model, init = _model(Y, U0, V0, operator, weight_decay)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def simulate_asymmetric_gf(
@@ -273,6 +291,7 @@ def simulate_asymmetric_gf(
     max_step: float = np.inf,
     dense: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``U' = (Y - U V^T) V``, ``V' = (Y - U V^T)^T U`` by an ODE solver.
 
@@ -288,7 +307,7 @@ def simulate_asymmetric_gf(
     alpha : float
     t : float or (T,) array
         Times ``>= 0`` in any order; the solver lands a step on each (no interpolation).
-    operator, method, rtol, atol, max_step, dense, weight_decay
+    operator, method, rtol, atol, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf`.
 
     Returns
@@ -318,6 +337,7 @@ def simulate_asymmetric_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_asymmetric_gf",
     )
 
@@ -335,6 +355,7 @@ def simulate_asymmetric_gd(
     blowup: float = 1e100,
     throw: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on ``1/2 ||Y - U V^T||_F^2``, simultaneous updates:
 
@@ -352,7 +373,7 @@ def simulate_asymmetric_gd(
     V0 : (n, r) array
     alpha, eta : float
         Scale and step size, both ``> 0``.
-    steps, t, operator, blowup, throw, weight_decay
+    steps, t, operator, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd`.
 
     Returns
@@ -379,6 +400,7 @@ def simulate_asymmetric_gd(
         t=t,
         blowup=blowup,
         throw=throw,
+        progress=progress,
     )
 
 
@@ -396,6 +418,7 @@ def sensing_flow(
     max_step: float = np.inf,
     dense: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow on the sensing loss: ``simulate_gf(Y, U0, alpha, t, operator=operator)``.
 
@@ -416,7 +439,7 @@ def sensing_flow(
         Times ``>= 0`` at which to record (any order; the result keeps it).
     V0 : (n2, r) array, optional
         Right factor's shape; given, the asymmetric factorization ``W = U V^T`` is simulated.
-    rtol, atol, method, max_step, dense, weight_decay
+    rtol, atol, method, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf` (the same tolerance policy for every model).
 
     Returns
@@ -444,6 +467,7 @@ def sensing_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="sensing_flow",
     )
 
@@ -461,6 +485,7 @@ def sensing_descent(
     blowup: float = 1e100,
     throw: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on the sensing loss: ``simulate_gd(..., operator=operator)``.
 
@@ -476,7 +501,7 @@ def sensing_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); or give ``t=``.
-    t, blowup, throw, weight_decay
+    t, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd`: divergence is flagged (``diverged``, ``diverged_at``, NaN
         records after it), or raised naming ``eta`` with ``throw=True``.
 
@@ -495,7 +520,9 @@ def sensing_descent(
     array([2., 1.])
     """
     model, init = _model(Y, U0, V0, _required(operator), weight_decay)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def _required(operator: MeasurementOperator | None) -> MeasurementOperator:
@@ -532,6 +559,7 @@ def deep_flow(
     max_step: float = np.inf,
     dense: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow of the deep factorization ``W = W_L ... W_1`` by ``solve_ivp``.
 
@@ -556,7 +584,7 @@ def deep_flow(
         Times ``>= 0`` to record.
     operator : MeasurementOperator, optional
         Sensing operator on ``(n, n)``; ``None`` is the plain loss.
-    rtol, atol, method, max_step, dense, weight_decay
+    rtol, atol, method, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf`: ``atol`` defaults to
         ``ATOL_FACTOR * rtol * alpha^{1/L} max|F|``; with weight decay each mode of a balanced
         spectral init follows ``s' = L s^{2 - 2/L} (sigma - s) - L gamma s``.
@@ -588,6 +616,7 @@ def deep_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="deep_flow",
     )
 
@@ -604,6 +633,7 @@ def deep_descent(
     blowup: float = 1e100,
     throw: bool = False,
     weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``W_j <- W_j + eta (W_L..W_{j+1})^T R (W_{j-1}..W_1)^T`` (all ``j``
     at once), from ``W_j(0) = alpha^{1/L} F_j``; records at the given iterations.
@@ -616,7 +646,7 @@ def deep_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); ``t = k eta``. Or give ``t=``.
-    t, blowup, throw, weight_decay
+    t, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd` (divergence flagged, or raised naming ``eta``). The product
         of records close to ``blowup`` may overflow for large ``L``.
 
@@ -635,4 +665,6 @@ def deep_descent(
     array([2., 1.])
     """
     model, init = _deep(Y, factors0, operator, weight_decay)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )

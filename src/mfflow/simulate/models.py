@@ -47,15 +47,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..validation import (
     as_dataset,
+    as_depth,
     as_factor_stack,
     as_init,
     as_matrix,
     as_operator,
     as_pair,
-    as_positive_int,
+    as_real,
     as_square,
     as_symmetric,
     as_weight_decay,
+    check_magnitude,
 )
 
 if TYPE_CHECKING:
@@ -157,10 +159,27 @@ def imbalance(U: ArrayLike, V: ArrayLike) -> FloatArray:
     array([[0.75, 0.  ],
            [0.  , 0.75]])
     """
-    u = np.asarray(U, dtype=np.float64)
-    v = np.asarray(V, dtype=np.float64)
-    d = _swap(u) @ u - _swap(v) @ v
-    return 0.5 * (d + _swap(d))
+    u = as_real(U, "U")
+    v = as_real(V, "V")
+    if u.ndim < 2 or not np.all(np.isfinite(u)):
+        raise ValueError(f"U: expected finite entries, shape (m, r) or (T, m, r), got {u.shape}")
+    check_magnitude(u, "U")
+    if v.ndim != u.ndim or v.shape[:-2] != u.shape[:-2] or v.shape[-1] != u.shape[-1]:
+        raise ValueError(
+            f"V: expected shape (..., n, r) with the leading axes and r of U {u.shape}, "
+            f"got {v.shape}"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("V: expected finite entries")
+    check_magnitude(v, "V")
+    return _gram_difference(u, v)
+
+
+def _gram_difference(u: FloatArray, v: FloatArray) -> FloatArray:
+    """``U^T U - V^T V`` symmetrized, unchecked (stacks of records may hold NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = _swap(u) @ u - _swap(v) @ v
+        return 0.5 * (d + _swap(d))
 
 
 class Model(ABC):
@@ -393,7 +412,7 @@ class AsymmetricModel(Model):
 
     def invariant(self, factors: Factors) -> FloatArray:
         """The imbalance ``U^T U - V^T V`` ``(..., r, r)``."""
-        return imbalance(*factors)
+        return _gram_difference(*factors)
 
     def invariant_scale(self, factors: Factors) -> FloatArray:
         """``max|U^T U| + max|V^T V|`` ``(...)``."""
@@ -433,7 +452,7 @@ class DeepModel(Model):
     def __init__(
         self, Y: ArrayLike, depth: int, operator: MeasurementOperator | None = None
     ) -> None:
-        self.depth = as_positive_int(depth, "depth", minimum=2)
+        self.depth = as_depth(depth, "depth")
         self.factor_names = tuple(f"W_{j}" for j in range(1, self.depth + 1))
         super().__init__(Y, operator)
 

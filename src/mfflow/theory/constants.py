@@ -13,6 +13,8 @@ from ..backend import to_numpy
 from ..linalg import eig_tol, eigh_descending
 from ..riccati import Trajectory, closed_form
 from ..validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
     as_alpha,
     as_positive_int,
     as_positive_scalar,
@@ -43,10 +45,11 @@ Interval = tuple[float, float]
 
 
 def as_eps(eps: Any) -> float:
-    """The tolerance ``eps > 0`` (required)."""
+    """The tolerance ``eps > 0`` (required), within ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``: a
+    smaller one would put the scan horizon (``10 / eps``) beyond every float64 time."""
     if eps is None:
         raise TypeError("eps: required, a number > 0")
-    return as_positive_scalar(eps, "eps")
+    return as_positive_scalar(eps, "eps", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
 
 
 def positive_part(lam: FloatArray) -> FloatArray:
@@ -147,7 +150,7 @@ def transition_times(
         if alpha is None:
             raise TypeError("alpha: required when Y is a target (or pass a built Trajectory)")
         gamma = 0.0 if weight_decay is None else as_weight_decay(weight_decay)
-        lam, a = eigh_descending(as_symmetric(to_numpy(Y), "Y"))[0], as_alpha(alpha)
+        lam, a = eigh_descending(as_symmetric(to_numpy(Y, "Y"), "Y"))[0], as_alpha(alpha)
         lam = lam - gamma
     return -math.log(a) / (2.0 * positive_part(lam))
 
@@ -188,7 +191,7 @@ def best_rank_k(Y: ArrayLike, k: int) -> FloatArray:
            [ 0., -3.,  0.],
            [ 0.,  0.,  2.]])
     """
-    y = as_symmetric(to_numpy(Y), "Y")
+    y = as_symmetric(to_numpy(Y, "Y"), "Y")
     n = y.shape[0]
     kk = as_positive_int(k, "k", minimum=0)
     if kk > n:
@@ -207,10 +210,12 @@ class TheoremConstants:
     ----------
     M : float
         ``max(||V||_2, ||V^{-1}||_2)`` with ``V = W~0^{-1}``; ``inf`` when ``W0`` is singular.
-    c_eps, C_eps : float
-        ``eps / (16 M^2)`` and ``16 sigma_1^2 M^2 / eps`` (``0`` and ``inf`` when ``M = inf``;
-        ``C_eps`` is ``nan`` when ``Y`` has no positive eigenvalue). With weight decay
-        ``gamma``, ``sigma_1`` is ``sigma_1(Y) - gamma``.
+    c_eps : float
+        ``eps / (16 M^2)`` (``0`` when ``M = inf``).
+    C_eps : float or None
+        ``16 sigma_1^2 M^2 / eps`` (``inf`` when ``M = inf``); ``None`` when ``Y`` has no
+        positive eigenvalue (there is no ``sigma_1``): never NaN. With weight decay ``gamma``,
+        ``sigma_1`` is ``sigma_1(Y) - gamma``.
     eps : float
         The tolerance.
     sigma : (K,) array
@@ -226,8 +231,9 @@ class TheoremConstants:
     hypotheses_hold : bool
         Whether every hypothesis of the theorem holds.
     failures : tuple of str
-        One message per failed hypothesis, starting with what fails (``"Y: ..."``,
-        ``"W0 singular: ..."``, ``"eps: ..."``, ``"alpha: ..."``, ``"intervals: ..."``).
+        One message per failed hypothesis, starting with the argument it concerns (``"Y: ..."``,
+        ``"U0: ..."`` for a singular ``W0``, ``"eps: ..."``, ``"alpha: ..."``) or
+        ``"intervals: ..."`` (an empty interval, which ``alpha`` decides).
     weight_decay : float
         ``gamma >= 0`` of the flow checked (docs/math.md §10: the theorem for the target
         ``Y - gamma I``, whose eigenvalues ``<= 0`` are never learned).
@@ -235,7 +241,7 @@ class TheoremConstants:
 
     M: float
     c_eps: float
-    C_eps: float
+    C_eps: float | None
     eps: float
     sigma: FloatArray
     alpha: float
@@ -249,6 +255,23 @@ class TheoremConstants:
     def K(self) -> int:
         """Number of positive eigenvalues of ``Y``."""
         return int(self.sigma.size)
+
+    @property
+    def status(self) -> str:
+        """``"hypotheses hold"`` or ``"hypotheses fail: <each failure>"`` (one line)."""
+        if self.hypotheses_hold:
+            return "hypotheses hold"
+        return "hypotheses fail: " + "; ".join(self.failures)
+
+    def arguments(self) -> list[str]:
+        """The arguments the failed hypotheses concern (``"intervals"`` counts as ``alpha``)."""
+        out: list[str] = []
+        for msg in self.failures:
+            head = msg.split(":", 1)[0]
+            name = "alpha" if head == "intervals" else head
+            if name not in out:
+                out.append(name)
+        return out
 
 
 def as_endpoints(endpoints: Any) -> Endpoints:
@@ -272,9 +295,11 @@ def init_M(traj: Trajectory) -> tuple[float, float, float]:
 
 
 def certified_intervals(
-    sigma: FloatArray, c_eps: float, C_eps: float, alpha: float, endpoints: Endpoints
+    sigma: FloatArray, c_eps: float, C_eps: float | None, alpha: float, endpoints: Endpoints
 ) -> list[Interval]:
-    """The theorem's intervals from its constants; ``a > b`` means empty."""
+    """The theorem's intervals from its constants; ``a > b`` means empty (never NaN)."""
+    if sigma.size == 0 or C_eps is None:
+        return []
     log_a = math.log(alpha)
     log_c = _log(c_eps) - log_a
     log_left = log_c if endpoints == "slide" else _log(C_eps) - log_a
@@ -291,7 +316,7 @@ def certified_intervals(
 
 def _alpha_max(sigma: FloatArray, M: float, c_eps: float, C_eps: float, ends: Endpoints) -> float:
     """Largest ``alpha`` with ``alpha <= c_eps / M`` and every interval non-empty."""
-    if not math.isfinite(M) or sigma.size == 0:
+    if not math.isfinite(M) or sigma.size == 0 or c_eps <= 0.0 or not math.isfinite(C_eps):
         return 0.0
     log_c, log_cap = math.log(c_eps), math.log(C_eps)
     bound = log_c - math.log(M)  # alpha <= c_eps / M (also gives alpha < c_eps: I_K non-empty)
@@ -336,8 +361,8 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
     if not math.isfinite(M):
         why = f"r = {r} < n = {n}" if r < n else f"smallest singular value of U0 is {s_min:.3g}"
         failures.append(
-            f"W0 singular: W~0 = Phi^T U0 U0^T Phi is not invertible ({why}), so M = inf; "
-            "the theorem needs an invertible W0 (measured intervals are still computed)"
+            f"U0: W0 = U0 U0^T is singular (W~0 = Phi^T U0 U0^T Phi not invertible: {why}), so "
+            "M = inf; the theorem needs an invertible W0 (measured intervals are still computed)"
         )
     if sigma.size:
         eps_max = min(float(sigma[-1]), 1.0)
@@ -347,19 +372,20 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
                 "needs 0 < eps <= min(sigma_K, 1)"
             )
     c_eps = eps / (16.0 * M**2) if math.isfinite(M) else 0.0
+    C_eps: float | None
     if sigma.size == 0:
-        C_eps = math.nan
+        C_eps = None
     elif math.isfinite(M):
         C_eps = 16.0 * float(sigma[0]) ** 2 * M**2 / eps
     else:
         C_eps = math.inf
-    alpha_max = _alpha_max(sigma, M, c_eps, C_eps, endpoints)
+    alpha_max = _alpha_max(sigma, M, c_eps, math.inf if C_eps is None else C_eps, endpoints)
     if math.isfinite(M) and alpha > c_eps / M:
         failures.append(
             f"alpha: alpha = {alpha:.6g} exceeds c_eps / M = {c_eps / M:.6g}; the theorem "
             "needs alpha <= c_eps / M"
         )
-    if sigma.size and math.isfinite(M):
+    if sigma.size and math.isfinite(M) and C_eps is not None:
         for k, (a, b) in enumerate(
             certified_intervals(sigma, c_eps, C_eps, alpha, endpoints), start=1
         ):
@@ -452,6 +478,7 @@ def theorem_intervals(
     *,
     endpoints: Endpoints = "corrected",
     weight_decay: float | None = None,
+    check: bool = True,
 ) -> list[Interval]:
     r"""The certified intervals ``I_k``, ``k = 1..K``, on which ``||W(t) - Yhat_k||_2 <= eps``.
 
@@ -482,14 +509,24 @@ def theorem_intervals(
         ``sigma_k - gamma`` for ``sigma_k``, ``C_eps = 16 (sigma_1 - gamma)^2 M^2 / eps``,
         ``K`` the number of ``sigma_k > gamma`` and ``Yhat_k`` the rank-``k`` truncation of
         ``(Y - gamma I)_+``.
+    check : bool
+        ``True`` (default): the intervals are certified, so a failed hypothesis raises (see
+        Raises). ``False``: evaluate the formulas anyway (uncertified numbers, e.g. to draw the
+        slide's intervals); ``a_k > b_k`` then means the formula gives an empty interval and
+        ``M = inf`` (singular ``W0``) empties every one (``a_k = inf``).
 
     Returns
     -------
     list of (float, float)
-        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``. The formulas are evaluated whether or
-        not the hypotheses hold (:func:`theorem_constants` says which fail); ``a_k > b_k`` means
-        the interval is empty, and ``M = inf`` (singular ``W0``) makes every interval empty
-        (``a_k = inf``). Empty list when ``Y`` has no positive eigenvalue.
+        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``; never NaN. With ``check=False`` and no
+        positive eigenvalue, an empty list.
+
+    Raises
+    ------
+    ValueError
+        With ``check=True``, when a hypothesis of the theorem fails: the message starts with the
+        arguments concerned and lists every failure (:attr:`TheoremConstants.failures`); there
+        are no certified intervals then. Also, as always, for invalid inputs.
 
     Examples
     --------
@@ -499,5 +536,15 @@ def theorem_intervals(
     >>> [(round(a, 3), round(b, 3)) for a, b in theorem_intervals(Y, U0, 1e-20, eps=0.1)]
     [(6.737, 10.244), (13.475, 20.488), (26.95, inf)]
     """
+    if not isinstance(check, bool | np.bool_):
+        raise TypeError(f"check: expected True or False, got {check!r}")
     const = theorem_constants(Y, U0, alpha, eps, endpoints=endpoints, weight_decay=weight_decay)
+    if check and not const.hypotheses_hold:
+        raise ValueError(
+            f"{', '.join(const.arguments())}: the theorem's {const.status} (no certified "
+            "intervals; theorem_intervals(..., check=False) evaluates the formulas anyway, "
+            "check_theorem reports everything)"
+        )
+    if const.C_eps is None:
+        return []
     return certified_intervals(const.sigma, const.c_eps, const.C_eps, const.alpha, const.endpoints)

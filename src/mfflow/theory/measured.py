@@ -250,9 +250,11 @@ def measured_transition_times(
     Returns
     -------
     (K,) array
-        One time per positive eigenvalue, descending ``sigma``; ``nan`` for a mode that never
-        reaches the level (e.g. outside the range of a rank-deficient ``W0``); ``0`` if it starts
-        above it.
+        One time per positive eigenvalue, descending ``sigma``; ``0`` if it starts above the
+        level; ``inf`` for a mode that never reaches it (the first time of an event that never
+        happens: an init with no component along that mode beyond the larger modes' rows, e.g.
+        outside the range of a rank-deficient ``W0``, or orthogonal to its eigenvector). Never
+        NaN.
 
     Examples
     --------
@@ -271,7 +273,7 @@ def measured_transition_times(
         return np.zeros(0)
     grid = scan_grid(*scan_horizon(traj))
     vals = traj.mode_values(grid)[:, : sigma.size] - f * sigma  # (T, K)
-    out = np.full(sigma.size, np.nan)
+    out = np.full(sigma.size, np.inf)
     for i in range(sigma.size):
         hit = np.flatnonzero(vals[:, i] >= 0.0)
         if hit.size == 0:

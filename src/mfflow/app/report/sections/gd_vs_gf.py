@@ -29,6 +29,11 @@ class Config(SectionConfig):
     bisect: int = 5
 
 
+def _number(x: float | None) -> float:
+    """NaN (the file's missing value, shown ``-``) for a threshold or fit that does not exist."""
+    return math.nan if x is None else float(x)
+
+
 def compute(p: Setup, cfg: Config) -> xr.Dataset:
     alpha = cfg.alpha
     cases = [(p.Y, p.U0_general, None), (p.Y_rect, p.U0_rect, p.V0_rect)]
@@ -50,14 +55,14 @@ def compute(p: Setup, cfg: Config) -> xr.Dataset:
         large = gd_flow_gap(Y, U0, alpha, etas[~fit], V0=V0, t=t)
         gap[i] = np.concatenate([small.gap, large.gap])
         diverged[i] = np.concatenate([small.diverged, large.diverged])
-        order[i], const[i] = small.order, small.constant
+        order[i], const[i] = _number(small.order), _number(small.constant)
         c = critical_step_sizes(Y, U0, alpha, V0=V0, n_scan=cfg.scan, n_bisect=cfg.bisect)
         crit[i] = [
             c.curvature,
             c.eta_stability,
-            c.eta_match,
-            c.eta_incremental,
-            c.eta_converge,
+            _number(c.eta_match),
+            _number(c.eta_incremental),
+            _number(c.eta_converge),
             c.eta_blowup,
         ]
         # three regimes: close to the flow, just inside incremental learning, past convergence

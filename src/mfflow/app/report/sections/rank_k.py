@@ -36,6 +36,11 @@ def _interval(iv: tuple[float, float] | None) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def _number(x: float | None) -> float:
+    """A float, NaN (the file's missing value, shown ``-``) for a quantity that does not exist."""
+    return math.nan if x is None else float(x)
+
+
 def theorem_dataset(
     Y: NDArray[np.float64],
     U0: NDArray[np.float64],
@@ -61,7 +66,10 @@ def theorem_dataset(
     rows = list(check.rows)
     cert = np.array([_interval(r.certified) for r in rows])
     paper = np.array(
-        [_interval(iv) for iv in theorem_intervals(Y, U0, alpha, eps, endpoints="slide")]
+        [
+            _interval(iv)
+            for iv in theorem_intervals(Y, U0, alpha, eps, endpoints="slide", check=False)
+        ]
     )
     meas = np.array([_interval(r.measured) for r in rows])
     return xr.Dataset(
@@ -75,7 +83,7 @@ def theorem_dataset(
             "meas_hi": (("k",), meas[:, 1]),
             "max_error_on_certified": (
                 ("k",),
-                np.array([float(r.max_error_on_certified) for r in rows]),
+                np.array([_number(r.max_error_on_certified) for r in rows]),
             ),
             "holds": (("k",), np.array([tri(r.holds) for r in rows], dtype=np.int8)),
             "contained": (("k",), np.array([tri(r.contained) for r in rows], dtype=np.int8)),
@@ -87,7 +95,11 @@ def theorem_dataset(
             "hypotheses_hold": ((), np.int8(bool(tc.hypotheses_hold))),
         },
         coords={"k": ("k", np.arange(1, K + 1)), "time": ("time", time)},
-        attrs={"failures": "; ".join(str(f) for f in tc.failures), "crop": int(crop)},
+        attrs={
+            "failures": "; ".join(str(f) for f in tc.failures),
+            "status": tc.status,
+            "crop": int(crop),
+        },
     )
 
 
