@@ -276,9 +276,9 @@ def text(ds: xr.Dataset) -> list[str]:
         paras.append(
             "The left end as transcribed, log(c_eps/alpha)/(2 sigma_k), is false: there mode "
             "k is not learned yet and the error is about sigma_k (crosses in the figure, the "
-            f'"error at its left end" column of the table): {ratio}. The per-mode bound certifies a learned '
-            "mode only from log(C_eps/alpha)/(2 sigma_k), the corrected left end mfflow uses "
-            "(docs/math.md §4); the right ends are as transcribed."
+            f'"error at its left end" column of the table): {ratio}. The per-mode bound '
+            "certifies a learned mode only from log(C_eps/alpha)/(2 sigma_k), the corrected "
+            "left end mfflow uses (docs/math.md §4); the right ends are as transcribed."
         )
     return paras
 
