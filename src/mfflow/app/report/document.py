@@ -2,7 +2,8 @@
 
 A report is a list of :class:`Block` (a numbered section: title, paragraphs, tables, an
 optional figure) followed by the configuration; :func:`write_report` writes it as
-``report.md`` (figures linked) and ``index.html`` (figures embedded as base64 PNG).
+``report.md`` (figures linked) and ``index.html`` (self-contained: figures embedded as base64
+PNG, with the PDF embedded behind each figure's caption link).
 """
 
 from __future__ import annotations
@@ -148,12 +149,21 @@ def write_report(
             rel = os.path.relpath(fig_dir / f"{block.figure}.png", out)
             md += [f"![{sec}]({rel})", ""]
             png = fig_dir / f"{block.figure}.png"
+            pdf = png.with_suffix(".pdf")
             if png.exists():
                 data = base64.b64encode(png.read_bytes()).decode("ascii")
+                caption = f"Figure {n}: {html.escape(sec)}."
+                if pdf.exists():  # embedded too, so the link survives moving the page alone
+                    pdf_data = base64.b64encode(pdf.read_bytes()).decode("ascii")
+                    caption += (
+                        f' <a download="{html.escape(block.figure)}.pdf" '
+                        f'href="data:application/pdf;base64,{pdf_data}">'
+                        f"Vector version (PDF, {pdf.stat().st_size // 1024} KB)</a>"
+                    )
                 body.append(
-                    f'<figure><img alt="{html.escape(sec)}" src="data:image/png;base64,{data}">'
-                    f'<figcaption><a href="{html.escape(rel[:-4])}.pdf">PDF</a></figcaption>'
-                    "</figure>"
+                    f'<figure><img alt="Figure {n}: {html.escape(sec)}" '
+                    f'src="data:image/png;base64,{data}">'
+                    f"<figcaption>{caption}</figcaption></figure>"
                 )
         for p in block.paragraphs:
             md += [p, ""]
