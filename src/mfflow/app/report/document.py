@@ -141,6 +141,7 @@ def write_report(
     md = [f"# {title}", "", f"{meta}. Reference: {REFERENCE}", ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(meta)}. Reference: "]
     body[-1] += html.escape(REFERENCE.replace("*", "")) + "</p>"
+    n_fig = 0
     for n, block in enumerate(blocks, start=1):
         sec = block.title
         md += [f"## {n}. {sec}", ""]
@@ -151,8 +152,9 @@ def write_report(
             png = fig_dir / f"{block.figure}.png"
             pdf = png.with_suffix(".pdf")
             if png.exists():
+                n_fig += 1
                 data = base64.b64encode(png.read_bytes()).decode("ascii")
-                caption = f"Figure {n}: {html.escape(sec)}."
+                caption = f"Figure {n_fig} (section {n}): {html.escape(sec)}."
                 if pdf.exists():  # embedded too, so the link survives moving the page alone
                     pdf_data = base64.b64encode(pdf.read_bytes()).decode("ascii")
                     caption += (
@@ -161,7 +163,7 @@ def write_report(
                         f"Vector version (PDF, {pdf.stat().st_size // 1024} KB)</a>"
                     )
                 body.append(
-                    f'<figure><img alt="Figure {n}: {html.escape(sec)}" '
+                    f'<figure><img alt="Figure {n_fig}: {html.escape(sec)}" '
                     f'src="data:image/png;base64,{data}">'
                     f"<figcaption>{caption}</figcaption></figure>"
                 )

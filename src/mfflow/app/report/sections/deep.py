@@ -194,7 +194,7 @@ def figure(ds: xr.Dataset) -> Figure:
     ax.set_xlabel(r"$t / t_{1/2}$ (mode 1)")
     ax.set_ylabel(r"$s_1(t) / \sigma_1$")
     ax.set_title("exact per-mode curves: sharper with depth")
-    ax.legend(loc="center right")
+    ax.legend(loc="upper left")
     ax = fig.add_subplot(gs[1, max(1, depths.size // 2) :])
     if "overshoot" in ds:
         over = ds["overshoot"].values  # (depth, operator, k)
