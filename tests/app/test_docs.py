@@ -22,6 +22,9 @@ import pytest
 import mfflow
 from mfflow.app.report.sections import SECTIONS
 
+# one worker runs every test that reads the session's quick reproduce (a single run)
+pytestmark = pytest.mark.xdist_group("reproduce")
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -16,6 +16,9 @@ from mfflow.app.report import section_dataset
 from mfflow.app.report.sections import SECTIONS
 from mfflow.app.report.variables import undescribed
 
+# one worker runs every test that reads the session's quick reproduce (a single run)
+pytestmark = pytest.mark.xdist_group("reproduce")
+
 PAGE_PX = 1100  # max-width of index.html's body
 MIN_TEXT_PX = 9.5  # smallest legible text at that width
 

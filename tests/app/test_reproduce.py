@@ -27,6 +27,9 @@ from mfflow.app.report.sections import SECTIONS
 from mfflow.problems import rectangular_target
 from mfflow.theory import best_rank_k
 
+# one worker runs every test that reads the session's quick reproduce (a single run)
+pytestmark = pytest.mark.xdist_group("reproduce")
+
 FIGURES = [s.name for s in SECTIONS]
 FIGSIZES = {s.name: s.figsize for s in SECTIONS}
 

@@ -42,6 +42,8 @@ def _curves(ds: xr.Dataset, prefix: str) -> np.ndarray | None:
 def _mode_labels(ds: xr.Dataset, n: int) -> list[str]:
     """``sigma_i = value`` of the target, per curve (eigen- or singular values)."""
     sig = ds["sigma_Y"].values if "sigma_Y" in ds else np.full(n, np.nan)
+    top = float(np.nanmax(np.abs(sig))) if np.any(np.isfinite(sig)) else 0.0
+    sig = np.where(np.abs(sig) <= 1e-12 * top, 0.0, sig)  # round-off of an exact zero
     return [
         rf"$\sigma_{{{m}}} = {sig[m - 1]:.3g}$"
         if m <= sig.size and np.isfinite(sig[m - 1])
