@@ -30,7 +30,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _assert_clean(proc: subprocess.CompletedProcess[str]) -> None:
     assert proc.returncode == 0, (
-        f"{' '.join(proc.args[1:])} exited with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        f"{' '.join(proc.args[2:])} exited with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     )
 
 
