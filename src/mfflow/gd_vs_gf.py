@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -89,7 +89,7 @@ class _Problem:
         """Target values the curves learn: eigenvalues (symmetric) or singular values, desc."""
         if self.symmetric:
             return np.sort(np.linalg.eigvalsh(self.Y))[::-1]
-        return np.linalg.svd(self.Y, compute_uv=False)
+        return cast(FloatArray, np.linalg.svd(self.Y, compute_uv=False))
 
     @property
     def width(self) -> int:
@@ -103,7 +103,7 @@ class _Problem:
                 v = np.linalg.eigvalsh(W)[..., ::-1]
             else:
                 v = np.linalg.svd(W, compute_uv=False)
-        return v[..., : self.width]
+        return cast(FloatArray, v[..., : self.width])
 
     def flow(self, t: FloatArray) -> FloatArray:
         """The flow's product at times ``t`` ``(T,)``: exact when a closed form exists."""

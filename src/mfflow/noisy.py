@@ -897,7 +897,7 @@ def spiked_prediction(
         contrib = np.where(kept & det, full, 0.0) + np.where(kept & ~det, excluded + edge**2, 0.0)
         trunc[j] = math.sqrt(float(np.sum(np.where(kept, contrib, excluded))))
     best, mode = float(np.sum(excluded)), 0
-    for j in np.flatnonzero(det):
+    for j in np.flatnonzero(det).tolist():
         val = float(np.sum(full[:j]) + partial[j] + np.sum(excluded[j + 1 :]))
         if val < best:
             best, mode = val, int(j) + 1

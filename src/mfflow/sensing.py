@@ -278,7 +278,8 @@ class EntrySampling(_Operator):
             self._coef_apply = np.where(diag, 0.5 * scale, scale / np.sqrt(2.0))
         else:
             mask = rng.random((n1, n2)) < self.fraction
-            self._idx = np.nonzero(mask)
+            i_idx, j_idx = np.nonzero(mask)
+            self._idx = (i_idx, j_idx)
             self._coef = self._coef_apply = np.full(self._idx[0].size, scale)
         self.mask = mask
         self.m = int(self._idx[0].size)

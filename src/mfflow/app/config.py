@@ -168,7 +168,9 @@ class RunConfig(_Strict):
     name: str = "run"
     factorization: Literal["symmetric", "asymmetric", "deep"] = "symmetric"
     depth: int | None = Field(default=None, ge=2)
-    methods: list[Method] = Field(default_factory=lambda: ["closed_form"], min_length=1)
+    methods: list[Method] = Field(
+        default_factory=lambda: list[Method](["closed_form"]), min_length=1
+    )
     eta: float = Field(default=1e-3, gt=0, allow_inf_nan=False)
     eps: float = Field(default=0.1, gt=0, allow_inf_nan=False)
     transition_fraction: float = Field(default=0.5, gt=0, lt=1, allow_inf_nan=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -137,6 +137,7 @@ def _exact_values(p: Problem, sig: FloatArray, t: FloatArray) -> tuple[Any, Any]
     if f == "symmetric":
         w = closed_form(p.Y, p.U0, alpha).W(t)
     elif f == "asymmetric" and cfg.init.kind != "gaussian":
+        assert p.V0 is not None  # asymmetric problems carry V0
         w = closed_form_asymmetric(p.Y, p.U0, p.V0, alpha).W(t)
     elif f == "deep" and cfg.init.kind == "spectral":
         assert cfg.depth is not None
@@ -154,11 +155,11 @@ def _general(p: Problem) -> xr.DataTree:
     f = cfg.factorization
     Y, A, B, t = p.Y, p.U0, p.V0, p.t
     alpha = cfg.init.alpha
-    sig = np.linalg.svd(Y, compute_uv=False)
+    sig = cast(FloatArray, np.linalg.svd(Y, compute_uv=False))
     q = sig.size
     sensing = cfg.operator.kind != "identity"
     K = int(np.count_nonzero(sig > 1e-12 * max(float(sig[0]), 1e-300)))
-    L = int(cfg.depth) if f == "deep" else 2
+    L = int(cfg.depth) if f == "deep" and cfg.depth is not None else 2
     data: dict[str, Any] = {
         "Y": (("row", "col"), Y),
         "sigma_Y": (("mode",), sig, {"long_name": "singular values of Y"}),
@@ -222,13 +223,13 @@ def _general(p: Problem) -> xr.DataTree:
     if "gradient_descent" in cfg.methods:
         steps = _gd_steps(float(t[-1]), cfg.eta)
         if f == "deep":
-            res = deep_descent(Y, A, alpha, cfg.eta, steps, operator=op)
+            res_gd = deep_descent(Y, A, alpha, cfg.eta, steps, operator=op)
         else:
-            res = sensing_descent(p.operator, Y, A, alpha, cfg.eta, steps, V0=B)
-        t_gd = np.asarray(res.t, dtype=np.float64)
+            res_gd = sensing_descent(p.operator, Y, A, alpha, cfg.eta, steps, V0=B)
+        t_gd = np.asarray(res_gd.t, dtype=np.float64)
         coords["gd_time"] = ("gd_step", t_gd)
         data["eta"] = ((), cfg.eta)
-        record("gd", res, t_gd, "gd_step")
+        record("gd", res_gd, t_gd, "gd_step")
     if exact_values is not None and "closed_form" in cfg.methods:
         data["cf_transition"] = (("k",), crossing_times(t, exact_values[:, :K], level))
     if K >= 1:

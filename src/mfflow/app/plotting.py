@@ -16,6 +16,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 
 from .io import atomic_write
 
@@ -36,7 +37,7 @@ __all__ = [
 DPI = 150
 
 #: One matplotlib style for every figure (applied while a figure is built and saved).
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 11,
     "axes.titlesize": 12,
     "axes.labelsize": 11,

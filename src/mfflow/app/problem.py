@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -209,7 +209,7 @@ def learned_values(Y: FloatArray, factorization: str) -> FloatArray:
     else:
         s = np.linalg.svd(Y, compute_uv=False)
     top = float(np.max(np.abs(s))) if s.size else 0.0
-    return s[s > 1e-12 * max(top, 1e-300)]
+    return cast(FloatArray, s[s > 1e-12 * max(top, 1e-300)])
 
 
 def default_t_max(sigma: FloatArray, alpha: float, factorization: str, depth: int | None) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -193,7 +194,9 @@ def imbalance_study(
         trans[i] = crossing_times(tt, curves[i], levels)
         with np.errstate(divide="ignore"):
             pred[i] = -np.log(weight(u0, v0) / g0) / (2.0 * np.where(sigma > 0, sigma, np.inf))
-        drift = max(drift, res.relative_imbalance_drift)
+        rel = res.relative_imbalance_drift
+        assert rel is not None  # the asymmetric model has an invariant
+        drift = max(drift, rel)
     return ImbalanceStudy(
         rho=rho,
         imbalance_norm=norms,
@@ -279,7 +282,7 @@ def asymmetric_learning_curves(
     if not 0.0 <= rho_ < 1.0:
         raise ValueError(f"rho: expected a relative imbalance in [0, 1), got {rho_!r}")
     width = min(mm, nn) if r is None else as_positive_int(r, "r")
-    sig = np.linalg.svd(y, compute_uv=False)
+    sig = cast(FloatArray, np.linalg.svd(y, compute_uv=False))
     k = min(mm, nn, width)
     tt = _default_times(sig, a) if t is None else as_nonempty_times(t, "t")
     if np.any(np.diff(tt) <= 0):

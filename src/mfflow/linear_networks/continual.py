@@ -161,7 +161,7 @@ def continual_learning(
     if not ys:
         raise ValueError("tasks: expected at least one task")
     x = None
-    checked = []
+    checked: list[NDArray[np.float64]] = []
     for j, y in enumerate(ys):
         try:
             x, yy = as_dataset(X, y)

@@ -182,10 +182,11 @@ def closed_form(
     factored = is_factored(Y)
     if isinstance(Y, tuple) and not factored:
         Y = list(Y)  # a tuple of rows is a matrix; a pair (basis (n, K), values) a factor
+    factor = Y if isinstance(Y, tuple) else ()  # Y itself when factored
     grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("alpha", alpha)) if needs_grad(x))
-    if factored and any(needs_grad(y) for y in Y):
+    if factored and any(needs_grad(y) for y in factor):
         grads = ("Y", *grads)
-    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if factored else {"Y": Y}
+    parts = {f"Y[{i}]": y for i, y in enumerate(factor)} if factored else {"Y": Y}
     backend = backend_of(**parts, U0=U0, alpha=alpha)
     shaped = "Y" in grads or "U0" in grads
     if shaped and spectral is True:
@@ -194,9 +195,9 @@ def closed_form(
             "gradients and the spectral formula has no derivative off the diagonal"
         )
     if structure is None:
-        host_y = tuple(to_host(y) for y in Y) if factored else to_host(Y)
+        host_y = tuple(to_host(y) for y in factor) if factored else to_host(Y)
         host_u = to_host(U0)
-        pairs = [*zip(Y, host_y, strict=True)] if factored else [(Y, host_y)]
+        pairs = [*zip(factor, host_y, strict=True)] if factored else [(Y, host_y)]
         # None from to_host means an abstract JAX value (a None input is refused by analyze)
         abstract = any(h is None and x is not None for x, h in [*pairs, (U0, host_u)])
         if abstract:

@@ -283,7 +283,7 @@ def _dense_factor_numpy(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) ->
         per_point = not isinstance(log_alpha, int | float)
         parts = []
         for sl in chunks(t.shape[0], 8 * 3 * d * max(m, 1)):
-            la = log_alpha[sl][:, None] if per_point else float(log_alpha)
+            la: Any = log_alpha[sl][:, None] if per_point else float(log_alpha)
             ts, at_zero = _safe_times(b, t[sl])
             phi = log_frac(b, lam, ts)  # (k, d)
             # halved log-terms, as in _scaled: 0.5 z_kj = max(lam, 0) t + 0.5 phi + log|L_kj|

@@ -10,7 +10,7 @@ largest singular value, not to each.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +52,7 @@ def singular_values_relative(F: FloatArray) -> FloatArray:
         AccuracyWarning,
         stacklevel=3,
     )
-    return np.linalg.svd(a, compute_uv=False)
+    return cast(FloatArray, np.linalg.svd(a, compute_uv=False))
 
 
 def factor_eigvals(b: Backend, F: Any, k: int, algorithm: str = "svd") -> Any:

@@ -34,7 +34,7 @@ complement ``W(t) = 0`` as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -112,7 +112,7 @@ class Structure:
         return self.scales
 
 
-def is_factored(Y: Any) -> bool:
+def is_factored(Y: Any) -> TypeGuard[tuple[Any, ...]]:
     """Whether ``Y`` is a target given as a factor ``(basis (n, K), values (K,))``: a tuple whose
     first item is 2-D. A tuple of rows (first item 1-D) is a matrix."""
     return isinstance(Y, tuple) and len(Y) > 0 and np.ndim(_shape_only(Y[0])) == 2
@@ -162,7 +162,7 @@ def echelon_factor(ut: FloatArray) -> FloatArray:
     if np.any(small):
         ut = ut.copy()
         ut[small] = 0.0
-    R = np.linalg.qr(ut.T, mode="r")  # (min(r, d), d)
+    R = cast(FloatArray, np.linalg.qr(ut.T, mode="r"))  # (min(r, d), d); stubs say QRResult
     k = R.shape[0]
     diag = np.abs(np.diag(R[:, :k]))
     if np.all(diag > tol):

@@ -658,7 +658,7 @@ class WeightDecay(Model):
         self.factor_names = base.factor_names
         self.depth = base.depth
 
-    @property  # type: ignore[misc]
+    @property
     def kind(self) -> str:  # type: ignore[override]
         """The base model's kind (``"symmetric"``, ``"asymmetric"``, ``"deep"``, ...)."""
         return self.base.kind

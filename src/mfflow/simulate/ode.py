@@ -45,7 +45,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,7 +75,11 @@ FloatArray = NDArray[np.float64]
 
 #: Methods of :func:`scipy.integrate.solve_ivp` accepted by every flow.
 ODE_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
-_SOLVERS: dict[str, type[OdeSolver]] = {
+#: The solvers used (all take ``first_step``, unlike their base ``OdeSolver``), on real states.
+_Solver: TypeAlias = (
+    "RK45[np.float64] | RK23[np.float64] | DOP853[np.float64] | Radau | BDF | LSODA"
+)
+_SOLVERS: dict[str, type[_Solver]] = {
     "RK45": RK45,
     "RK23": RK23,
     "DOP853": DOP853,
@@ -340,7 +344,7 @@ def _dense(
     rhs: Callable[[float, FloatArray], FloatArray],
     z: FloatArray,
     times: FloatArray,
-    solver_cls: type[OdeSolver],
+    solver_cls: type[_Solver],
     kwargs: dict[str, Any],
     caller: str,
     watch: StepWatch,
@@ -370,7 +374,7 @@ def _through(
     rhs: Callable[[float, FloatArray], FloatArray],
     z: FloatArray,
     times: FloatArray,
-    solver_cls: type[OdeSolver],
+    solver_cls: type[_Solver],
     kwargs: dict[str, Any],
     caller: str,
     watch: StepWatch,

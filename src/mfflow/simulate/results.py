@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,9 +25,10 @@ from .models import Factors, Model
 __all__ = ["DescentResult", "FlowResult", "SimulationResult"]
 
 FloatArray = NDArray[np.float64]
+_ArrayT = TypeVar("_ArrayT", bound=NDArray[Any])
 
 
-def _frozen(x: FloatArray) -> FloatArray:
+def _frozen(x: _ArrayT) -> _ArrayT:
     x.flags.writeable = False
     return x
 

@@ -6,7 +6,7 @@ nothing else.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -233,7 +233,9 @@ def run_descent(
 
     def track_drift() -> None:
         nonlocal drift
-        drift = max(drift, float(np.max(np.abs(model.invariant(state) - d0))))
+        inv = model.invariant(state)
+        assert inv is not None and d0 is not None  # tracked only for models with an invariant
+        drift = max(drift, float(np.max(np.abs(inv - d0))))
 
     last = int(targets[-1]) if targets.size else 0
     watch = StepWatch(
@@ -252,7 +254,7 @@ def run_descent(
             f"blowup = {limit:g} or not finite); use a smaller step size"
         )
     return DescentResult(
-        t=targets[inverse] * h,
+        t=cast(FloatArray, targets[inverse] * h),  # float64: stubs say floating[Any]
         factors=tuple(rec[inverse] for rec in records),
         model=model,
         steps=targets[inverse],

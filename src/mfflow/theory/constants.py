@@ -351,7 +351,7 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
             "only learns its positive part"
         )
     gaps = np.flatnonzero(sigma[:-1] - sigma[1:] <= tol)
-    for k in gaps:
+    for k in gaps.tolist():
         failures.append(
             f"Y: repeated positive eigenvalue sigma_{k + 1} = sigma_{k + 2} = {sigma[k]:.6g}; "
             "the theorem needs K distinct positive eigenvalues"

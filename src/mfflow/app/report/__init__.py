@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def plot_results(
     if source is not None:
         _check_tree(tree, source)
     return save_figures(
-        ((s.name, lambda s=s: s.figure(section_dataset(tree, s.name))) for s in SECTIONS),
+        ((s.name, partial(s.figure, section_dataset(tree, s.name))) for s in SECTIONS),
         out,
         formats,
     )

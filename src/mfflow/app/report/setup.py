@@ -9,6 +9,7 @@ balanced pair of shapes. The report's first section ("Setup") describes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -47,7 +48,7 @@ class SetupConfig(SectionConfig):
     rect_seed: int = 1
 
 
-QUICK = {"num_times": 1201}
+QUICK: dict[str, Any] = {"num_times": 1201}
 
 
 def positive_spectrum(Y: FloatArray) -> FloatArray:

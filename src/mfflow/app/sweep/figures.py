@@ -9,7 +9,9 @@ only when one of ``gap``, ``K``, ``n``, ``r``, ``sigma1``, ``eta`` is swept.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import xarray as xr
@@ -108,7 +110,7 @@ def fig_sweep_theorem(ds: xr.Dataset) -> Figure:
     fig, axes = new_figure(FIGSIZE, ncols=2)
     x = np.log(1.0 / ds["alpha"].values)
     holds = ds["theorem_holds"]
-    nonvacuous = np.isfinite(holds).astype(float)
+    nonvacuous = cast(xr.DataArray, np.isfinite(holds)).astype(float)  # ufunc of a DataArray
     # only where the certified interval is non-empty (theorem_holds is NaN where it is empty)
     loose = (ds["certified_lo"] - ds["measured_lo"]).where(np.isfinite(holds))
     for k in ds["k"].values:
@@ -145,7 +147,7 @@ def fig_sweep_distance(ds: xr.Dataset) -> Figure:
     dist = ds["cf_distance"]
     x = np.log(1.0 / ds["alpha"].values)
     for i, m in enumerate(sims):
-        logd = np.log10(np.maximum(dist.sel(method=m), 1e-300))
+        logd = cast(xr.DataArray, np.log10(np.maximum(dist.sel(method=m), 1e-300)))
         mean, sd, _ = _spread(logd, ("alpha",))
         _band(axes[0], x, mean, sd, mode_color(i + 1), str(m))
     axes[0].set_xlabel(r"$\log(1/\alpha)$")
@@ -191,5 +193,5 @@ def sweep_figures(ds: xr.Dataset) -> list[str]:
 def plot_sweep(ds: xr.Dataset, out: str | Path) -> list[Path]:
     """Draw the sweep figures into ``out`` (PNG and PDF, atomically); returns the paths."""
     return save_figures(
-        ((name, lambda name=name: SWEEP_FIGURES[name](ds)) for name in sweep_figures(ds)), out
+        ((name, partial(SWEEP_FIGURES[name], ds)) for name in sweep_figures(ds)), out
     )

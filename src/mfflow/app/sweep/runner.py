@@ -152,11 +152,11 @@ def run_sweep(
             if fut.status == "cancelled":
                 result = _failed("cancelled: the task was lost")
             elif fut.status == "error":
-                exc = fut.exception()
-                if not isinstance(exc, CellError | KilledWorker):
+                err = fut.exception()
+                if not isinstance(err, CellError | KilledWorker):
                     fut.result()  # a bug: raised with its traceback
                 result = _failed(
-                    f"{type(exc).__name__}: {exc}" if isinstance(exc, KilledWorker) else str(exc)
+                    f"{type(err).__name__}: {err}" if isinstance(err, KilledWorker) else str(err)
                 )
             else:
                 result = fut.result()

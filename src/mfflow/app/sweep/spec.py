@@ -62,7 +62,7 @@ class _SweepPart(BaseModel):
     grid: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] = Field(default_factory=list)
     measurements: list[Measurement] = Field(
-        default_factory=lambda: ["transition_times", "final_error"], min_length=1
+        default_factory=lambda: list[Measurement](["transition_times", "final_error"]), min_length=1
     )
 
 
@@ -256,7 +256,7 @@ def _values_of(cfg: RunConfig, folder: str | None) -> np.ndarray:
     return learned_values(data, "symmetric")
 
 
-def _unsupported(base: dict[str, Any], measurements: list[str], bad: set[str]) -> list[str]:
+def _unsupported(base: dict[str, Any], measurements: list[Measurement], bad: set[str]) -> list[str]:
     """What sweeps do not run: other factorizations and operators; the theorem without the
     closed form. Fields in ``bad`` (already reported invalid) are not checked."""
     out = []
@@ -347,8 +347,8 @@ def spec_from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Sw
                     problems.append(
                         f"sweep field 'grid.{dim[0]}[{i}]': with this value, field '{loc}': {msg}"
                     )
-    bad = {loc.split("[")[0] for loc, _ in ref_problems}
-    problems += _unsupported(base, part.measurements, bad)
+    bad_fields = {loc.split("[")[0] for loc, _ in ref_problems}
+    problems += _unsupported(base, part.measurements, bad_fields)
     if problems:
         raise SpecError(list(dict.fromkeys(problems)))
     if cfg is not None and cfg.times.t_max is None and cfg.times.values is None:

@@ -66,7 +66,9 @@ def cell_file(store: Path, name: str) -> Path:
 
 def write_cell(store: Path, name: str, result: dict[str, Any]) -> None:
     """Write one cell's arrays (and its error, if it failed) atomically; log the computation."""
-    arrays = {k: np.asarray(v) for k, v in result.items() if k not in ("error", "traceback")}
+    arrays: dict[str, Any] = {
+        k: np.asarray(v) for k, v in result.items() if k not in ("error", "traceback")
+    }
     meta = {"name": name, "error": result.get("error", ""), "tb": result.get("traceback", "")}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(cell_file(store, name), ".npz") as tmp:

@@ -192,7 +192,7 @@ def figure(ds: xr.Dataset) -> Figure:
     strip.set_ylim(-0.6, len(probs) - 0.2)
     strip.grid(axis="y", visible=False)
     strip.set_xlabel(r"step size $\eta$")
-    handles = [
+    marks = [
         Line2D(
             [],
             [],
@@ -206,7 +206,7 @@ def figure(ds: xr.Dataset) -> Figure:
         for _, m, _ in _THRESHOLDS
     ] + [Line2D([], [], marker="v", ls="", color="0.3", ms=7)]
     labels = [text for _, _, text in _THRESHOLDS] + ["step sizes drawn below"]
-    ax.legend(handles, labels, loc="lower right", title="thresholds (strip below)", fontsize=9)
+    ax.legend(marks, labels, loc="lower right", title="thresholds (strip below)", fontsize=9)
     ax.add_artist(gap_legend)
     t = ds["time"].values
     for col, prob in enumerate(probs):

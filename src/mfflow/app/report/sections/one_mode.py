@@ -28,6 +28,7 @@ def compute(p: Setup, cfg: Config) -> xr.Dataset:
     values = traj.mode_values(p.time)[:, i]
     tc = theorem_constants(p.Y, p.U0_spectral, alpha, p.cfg.eps)
     sig = float(p.sigma[i])
+    assert tc.C_eps is not None  # None only without a positive eigenvalue (sigma_1)
     return xr.Dataset(
         {
             "value": (("time",), values, {"long_name": "sigma_{i,W}(t)"}),

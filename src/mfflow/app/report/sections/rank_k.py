@@ -64,6 +64,7 @@ def theorem_dataset(
     dist = np.stack([traj.distance(best_rank_k(Y, k), time) for k in range(1, K + 1)])
     check = check_theorem(Y, U0, alpha, eps)
     tc = check.constants
+    assert tc.C_eps is not None  # None only without a positive eigenvalue (callers check)
     rows = list(check.rows)
     cert = np.array([_interval(r.certified) for r in rows])
     paper = np.array(
