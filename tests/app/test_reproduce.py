@@ -64,6 +64,8 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "asymmetric",
         "deep",
         "sensing",
+        "lazy_rich",
+        "continual",
     ]
     for name in FIGURES:
         for ext in ("png", "pdf"):
