@@ -28,8 +28,11 @@ def _mp(x: np.ndarray) -> mp.matrix:
     return mp.matrix([[mp.mpf(float(v)) for v in row] for row in np.asarray(x, dtype=np.float64)])
 
 
-def closed_form_mp(Y: np.ndarray, U0: np.ndarray, alpha: float, ts: np.ndarray) -> np.ndarray:
-    """``W(t)`` of the flow from ``sqrt(alpha) U0`` to target ``Y``, rounded to float64.
+def closed_form_mp(
+    Y: np.ndarray, U0: np.ndarray, alpha: float, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``W(t)`` of the flow from ``sqrt(alpha) U0`` to target ``Y`` and the loss
+    ``1/4 ||Y - W(t)||_F^2`` (computed before rounding), rounded to float64.
 
     Parameters
     ----------
@@ -40,7 +43,8 @@ def closed_form_mp(Y: np.ndarray, U0: np.ndarray, alpha: float, ts: np.ndarray) 
 
     Returns
     -------
-    (T, n, n) array
+    W : (T, n, n) array
+    loss : (T,) array
     """
     n, r = U0.shape
     sv = np.linalg.svd(U0, compute_uv=False)
@@ -57,8 +61,10 @@ def closed_form_mp(Y: np.ndarray, U0: np.ndarray, alpha: float, ts: np.ndarray) 
         + math.log10(t_max + 1.0)
     )
     out = np.empty((len(ts), n, n))
+    loss = np.empty(len(ts))
     with mp.workdps(dps):
-        e, q = mp.eigsy(_mp(Y))
+        y_mp = _mp(Y)
+        e, q = mp.eigsy(y_mp)
         a = mp.mpf(float(alpha))
         ut = q.T * _mp(U0)  # U~0 = Phi^T U0 (n, r); the ordering of the modes is irrelevant
         wt0 = ut * ut.T
@@ -74,4 +80,6 @@ def closed_form_mp(Y: np.ndarray, U0: np.ndarray, alpha: float, ts: np.ndarray) 
             w = mp.diag(s) * core * mp.diag(s)
             w = q * ((w + w.T) / 2) * q.T
             out[k] = np.array([[float(w[i, j]) for j in range(n)] for i in range(n)])
-    return out
+            diff = y_mp - w
+            loss[k] = float(sum(diff[i, j] ** 2 for i in range(n) for j in range(n)) / 4)
+    return out, loss

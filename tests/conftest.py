@@ -61,9 +61,57 @@ def ledger() -> ErrorLedger:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    _fuzz_summary(terminalreporter)
     if not LEDGER.worst:
         return
     terminalreporter.section("mfflow: worst measured errors")
     for key in sorted(LEDGER.worst):
         value, where = LEDGER.worst[key]
         terminalreporter.write_line(f"{key:<46s} {value:9.2e}  at {where}")
+
+
+class FuzzLedger:
+    """Outcomes of the contract and fuzz calls (:func:`registry.run_case`), printed at the end."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.counts: Counter[str] = Counter()
+        self.failures: list[str] = []
+
+    def record(self, outcome: object) -> None:
+        status = getattr(outcome, "status", "?")
+        self.counts[status] += 1
+        if not getattr(outcome, "ok", False):
+            self.failures.append(getattr(outcome, "detail", ""))
+
+
+FUZZ = FuzzLedger()
+
+
+@pytest.fixture(scope="session")
+def fuzz_ledger() -> FuzzLedger:
+    """The session's :class:`FuzzLedger`."""
+    return FUZZ
+
+
+def _fuzz_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FUZZ.counts:
+        return
+    c = FUZZ.counts
+    tried = sum(c.values())
+    terminalreporter.section("mfflow: bad and extreme inputs (contracts and fuzz)")
+    terminalreporter.write_line(
+        f"tried {tried}: rejected cleanly {c['rejected']}, finite {c['finite']}, flagged "
+        f"{c['flagged']}; unnamed {c['unnamed']}, from a dependency {c['foreign']}, crashed "
+        f"{c['crash']}, hung {c['hang']}, silent non-finite {c['silent']}"
+    )
+    for detail in FUZZ.failures[:20]:
+        terminalreporter.write_line("  " + detail.replace("\n", " ")[:400])
+    import json
+    import os
+
+    path = os.environ.get("MFFLOW_FUZZ_COUNTS")
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(dict(c), fh)

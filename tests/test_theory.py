@@ -235,7 +235,8 @@ def test_singular_init_reported():
     assert any("singular" in msg and "r = 2 < n = 3" in msg for msg in const.failures)
     check = check_theorem(Y, U0, 1e-30, EPS)
     assert not check.constants.hypotheses_hold
-    assert all(r.holds is None and math.isnan(r.max_error_on_certified) for r in check.rows)
+    assert all(r.holds is None and r.max_error_on_certified is None for r in check.rows)
+    assert check.status.startswith("hypotheses fail: U0: W0 = U0 U0^T is singular")
     # measured intervals are still there: rank-2 W(t) learns Yhat_1, then Yhat_2 forever
     m1, m2, m3 = (r.measured for r in check.rows)
     assert m1 is not None and math.isfinite(m1[1])
@@ -243,7 +244,7 @@ def test_singular_init_reported():
     assert m3 is None
     assert "singular" in check.to_table()
     times = measured_transition_times(Y, U0, 1e-30)
-    assert np.all(np.isfinite(times[:2])) and np.isnan(times[2])  # mode 3 is never learned
+    assert np.all(np.isfinite(times[:2])) and times[2] == math.inf  # mode 3: never learned
 
 
 def test_rank_deficient_square_init_reported():
@@ -294,8 +295,11 @@ def test_target_hypotheses_reported():
     assert repeated.alpha_max == 0.0
     none = check_theorem(mfflow.make_target([-2.0, -1.0], n=3, seed=1), U0, 1e-30, EPS)
     assert any("no positive eigenvalue" in m for m in none.constants.failures)
-    assert none.rows == [] and math.isnan(none.constants.C_eps)
-    assert theorem_intervals(mfflow.make_target([-1.0], n=3), U0, 1e-30, EPS) == []
+    assert none.rows == [] and none.constants.C_eps is None
+    neg = mfflow.make_target([-1.0], n=3)
+    assert theorem_intervals(neg, U0, 1e-30, EPS, check=False) == []
+    with pytest.raises(ValueError, match=r"^Y: the theorem's hypotheses fail: Y: no positive"):
+        theorem_intervals(neg, U0, 1e-30, EPS)
 
 
 # ---- invalid inputs --------------------------------------------------------------------------

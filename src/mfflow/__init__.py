@@ -49,6 +49,26 @@ from .linear_networks import simulate_linear_network as simulate_linear_network
 from .linear_networks import teacher_task as teacher_task
 from .linear_networks import whiten as whiten
 from .linear_networks import whitened_inputs as whitened_inputs
+from .mixed import MixedEuler as MixedEuler
+from .mixed import MixedPhaseDiagram as MixedPhaseDiagram
+from .mixed import mixed_dynamics as mixed_dynamics
+from .mixed import mixed_euler as mixed_euler
+from .mixed import mixed_init as mixed_init
+from .mixed import mixed_phase_diagram as mixed_phase_diagram
+from .mixed import mixed_rhs as mixed_rhs
+from .mixed import mixed_task as mixed_task
+from .mixed import tu_parameters as tu_parameters
+from .mixed import tu_step_size as tu_step_size
+from .noisy import EarlyStopping as EarlyStopping
+from .noisy import NoisyTarget as NoisyTarget
+from .noisy import SpikedPrediction as SpikedPrediction
+from .noisy import balanced_flow as balanced_flow
+from .noisy import early_stopping as early_stopping
+from .noisy import noisy_target as noisy_target
+from .noisy import signal_error as signal_error
+from .noisy import signal_error_rate as signal_error_rate
+from .noisy import spiked_prediction as spiked_prediction
+from .noisy import truncation_errors as truncation_errors
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
 from .problems import make_target as make_target
@@ -127,6 +147,7 @@ __all__ = [
     "AsymmetricTrajectory",
     "ContinualLearning",
     "CriticalStepSizes",
+    "EarlyStopping",
     "EntrySampling",
     "FlowResult",
     "GDFlowGap",
@@ -136,17 +157,22 @@ __all__ = [
     "ImbalanceStudy",
     "LazyRichCell",
     "MeasurementOperator",
+    "MixedEuler",
+    "MixedPhaseDiagram",
     "NetworkSimulation",
     "NetworkTrajectory",
+    "NoisyTarget",
     "PhaseDiagram",
     "SensingResult",
     "SpecError",
+    "SpikedPrediction",
     "TheoremCheck",
     "TheoremConstants",
     "TheoremRow",
     "Trajectory",
     "__version__",
     "asymmetric_learning_curves",
+    "balanced_flow",
     "balanced_init",
     "best_rank_k",
     "check_theorem",
@@ -164,6 +190,7 @@ __all__ = [
     "deep_random_init",
     "deep_spectral_init",
     "deep_transition_time",
+    "early_stopping",
     "eigh_descending",
     "gaussian_init",
     "gaussian_pair_init",
@@ -180,7 +207,14 @@ __all__ = [
     "make_target",
     "measured_intervals",
     "measured_transition_times",
+    "mixed_dynamics",
+    "mixed_euler",
+    "mixed_init",
+    "mixed_phase_diagram",
+    "mixed_rhs",
+    "mixed_task",
     "network_lambda",
+    "noisy_target",
     "open_sweep",
     "orthogonal_init",
     "random_orthogonal",
@@ -189,17 +223,23 @@ __all__ = [
     "run_sweep",
     "sensing_descent",
     "sensing_flow",
+    "signal_error",
+    "signal_error_rate",
     "simulate_asymmetric_gd",
     "simulate_asymmetric_gf",
     "simulate_gd",
     "simulate_gf",
     "simulate_linear_network",
     "spectral_init",
+    "spiked_prediction",
     "symmetrized_target",
     "teacher_task",
     "theorem_constants",
     "theorem_intervals",
     "transition_times",
+    "truncation_errors",
+    "tu_parameters",
+    "tu_step_size",
     "whiten",
     "whitened_inputs",
 ]

@@ -42,11 +42,28 @@ def _jax_tracer(x: Any) -> bool:
 def to_host(x: Any) -> Any:
     """A detached host NumPy copy of a torch/JAX array (the concrete value of a JAX tracer under
     ``jax.grad``); ``None`` for an abstract JAX tracer (under ``jax.jit``); anything else is
-    returned unchanged."""
+    returned unchanged. Half-precision values are widened (exactly) to float32.
+
+    Raises
+    ------
+    TypeError
+        For a tensor without data (on the ``meta`` device) or a sparse one.
+    """
     if not _is_foreign(x):
         return x
     if array_api_compat.is_torch_array(x):
-        return x.detach().cpu().numpy()
+        import torch
+
+        if x.device.type == "meta":
+            raise TypeError("expected a tensor with data, got one on the 'meta' device")
+        if x.is_sparse or x.layout != torch.strided:
+            raise TypeError(
+                f"expected a dense (strided) tensor, got layout {x.layout}; call .to_dense()"
+            )
+        x = x.detach()
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        return x.cpu().numpy()
     if array_api_compat.is_jax_array(x):
         if not _jax_tracer(x):
             return np.asarray(x)
@@ -59,19 +76,24 @@ def to_host(x: Any) -> Any:
     return np.asarray(array_api_compat.to_device(x, "cpu"))  # pragma: no cover - other libraries
 
 
-def to_numpy(x: Any) -> Any:
+def to_numpy(x: Any, name: str | None = None) -> Any:
     """A host NumPy copy of a torch/JAX array; anything else is returned unchanged.
 
     Raises
     ------
     TypeError
-        For an abstract JAX value (under ``jax.jit``), which has no value yet.
+        For an abstract JAX value (under ``jax.jit``), which has no value yet, or a tensor
+        without data (meta device) or a sparse one; the message starts with ``name`` if given.
     """
-    out = to_host(x)
-    if out is None:
+    prefix = f"{name}: " if name else ""
+    try:
+        out = to_host(x)
+    except TypeError as exc:
+        raise TypeError(f"{prefix}{exc}") from None
+    if out is None and x is not None:
         raise TypeError(
-            "expected a concrete array, got an abstract JAX tracer (under jax.jit): this "
-            "computation needs the values"
+            f"{prefix}expected a concrete array, got an abstract JAX tracer (under jax.jit): "
+            "this computation needs the values"
         )
     return out
 

@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import cmath
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -76,14 +75,20 @@ from scipy.optimize import brentq
 
 from . import simulate as _stack
 from .backend import needs_grad, to_numpy
+from .compat import moved_names
 from .problems import random_orthogonal
 from .validation import (
     Seed,
+    as_depth,
     as_fraction,
     as_positive_int,
+    as_real,
     as_rng,
+    as_scales,
     as_square,
     as_times,
+    check_fits,
+    check_magnitude,
 )
 
 __all__ = [
@@ -100,17 +105,7 @@ FloatArray = NDArray[np.float64]
 _MOVED = ("deep_descent", "deep_flow")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"mfflow.deep.{name} moved to the simulation stack: use mfflow.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        value = getattr(_stack, name)
-        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, globals(), _MOVED, _stack)
 
 
 #: Largest |u| (logit) used: beyond it ``s`` equals ``sigma`` to far below float64 resolution.
@@ -206,9 +201,9 @@ def _zero_target(s0: float, L: int, t: FloatArray) -> FloatArray:
 
 
 def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, FloatArray, int, bool]:
-    L = as_positive_int(L, "L", minimum=2)
-    sig = np.asarray(sigma, dtype=np.float64)
-    s0a = np.asarray(s0, dtype=np.float64)
+    L = as_depth(L, "L")
+    sig = as_real(sigma, "sigma")
+    s0a = as_real(s0, "s0")
     if sig.ndim > 1 or s0a.ndim > 1:
         raise ValueError(
             f"sigma, s0: expected scalars or 1-D arrays, got shapes {sig.shape}, {s0a.shape}"
@@ -217,6 +212,8 @@ def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, Flo
         raise ValueError(f"sigma: expected finite values >= 0 (singular values), got {sig}")
     if not (np.all(np.isfinite(s0a)) and np.all(s0a >= 0)):
         raise ValueError(f"s0: expected finite values >= 0 (initial mode values), got {s0a}")
+    check_magnitude(sig, "sigma")
+    check_magnitude(s0a, "s0")
     scalar = sig.ndim == 0 and s0a.ndim == 0
     try:
         sig, s0a = np.broadcast_arrays(np.atleast_1d(sig), np.atleast_1d(s0a))
@@ -316,7 +313,13 @@ def deep_mode_time(sigma: ArrayLike, s0: ArrayLike, L: int, s: ArrayLike) -> Flo
     True
     """
     sig, s0a, L, scalar = _mode_args(sigma, s0, L)
-    sa = np.broadcast_to(np.asarray(s, dtype=np.float64), sig.shape)
+    raw = as_real(s, "s")
+    if raw.ndim > 1 or raw.size not in (1, sig.size) or not np.all(np.isfinite(raw)):
+        raise ValueError(
+            f"s: expected a finite number or {sig.size} of them (one per mode), got "
+            f"shape {raw.shape}"
+        )
+    sa = np.broadcast_to(raw.ravel(), sig.shape)
     if np.any(sig <= 0):
         raise ValueError(f"sigma: expected values > 0, got {sig}")
     out = np.empty(sig.size)
@@ -401,11 +404,10 @@ def deep_spectral_init(
         ``F[0]`` is ``F_1`` (applied first).
     """
     y = as_square(Y, "Y")
-    L = as_positive_int(L, "L", minimum=2)
+    L = as_depth(L, "L")
     n = y.shape[0]
-    s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,))
-    if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError(f"scales: expected finite values >= 0, got {s}")
+    check_fits((L, n, n), "L", what="stack of factors", copies=2)
+    s = as_scales(scales, n)
     p, _, qt = np.linalg.svd(y)
     c = s ** (1.0 / L)
     rng = None if seed is None else as_rng(seed)
@@ -418,6 +420,7 @@ def deep_spectral_init(
 def deep_random_init(n: int, L: int, seed: Seed = 0) -> FloatArray:
     """Gaussian shapes ``F_j`` ``(L, n, n)``, i.i.d. ``N(0, 1/n)`` (``E[F_j^T F_j] = I``)."""
     n = as_positive_int(n, "n")
-    L = as_positive_int(L, "L", minimum=2)
+    L = as_depth(L, "L")
+    check_fits((L, n, n), "n, L", what="stack of factors", copies=2)
     rng = as_rng(seed)
     return rng.standard_normal((L, n, n)) / np.sqrt(n)

@@ -45,7 +45,19 @@ from .asymmetric import closed_form_asymmetric, is_lambda_balanced
 from .curves import crossing_times
 from .riccati import closed_form
 from .simulate import simulate_gd, simulate_gf
-from .validation import as_alpha, as_init, as_pair, as_positive_scalar, as_symmetric, as_times
+from .simulate.descent import MAX_GD_STEPS
+from .validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
+    as_alpha,
+    as_init,
+    as_nonempty_times,
+    as_pair,
+    as_positive_int,
+    as_positive_scalar,
+    as_real,
+    as_symmetric,
+)
 
 __all__ = [
     "CriticalStepSizes",
@@ -112,7 +124,7 @@ class _Problem:
         lam = self.sigma
         pos = lam[lam > 1e-12 * max(abs(lam[0]), 1e-300)]
         low = float(pos.min()) if pos.size else 1.0
-        t_big = 4.0 * (math.log(1.0 / self.alpha) + 80.0) / (2.0 * low) + 50.0
+        t_big = 4.0 * (-math.log(self.alpha) + 80.0) / (2.0 * low) + 50.0
         r = self.U0.shape[1]
 
         def pad(f: FloatArray) -> FloatArray:
@@ -155,16 +167,39 @@ def _horizon(p: _Problem) -> float:
     pos = s[s > 1e-12 * max(abs(s[0]), 1e-300)]
     if pos.size == 0:
         return 10.0
-    return 1.5 * float(np.max(np.log(pos / p.alpha) / (2.0 * pos))) + 4.0 / float(pos.min())
+    # log(pos) - log(alpha): pos / alpha overflows for alpha near the float64 minimum
+    return 1.5 * float(np.max((np.log(pos) - math.log(p.alpha)) / (2.0 * pos))) + 4.0 / float(
+        pos.min()
+    )
 
 
 def _as_etas(etas: ArrayLike) -> FloatArray:
-    arr = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    arr = np.atleast_1d(as_real(etas, "etas"))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"etas: expected a non-empty 1-D array of step sizes, got {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"etas: expected finite step sizes > 0, got {arr}")
+    if np.any(arr > MAGNITUDE_MAX) or np.any(arr < MAGNITUDE_MIN):
+        raise ValueError(
+            f"etas: expected step sizes in [{MAGNITUDE_MIN:g}, {MAGNITUDE_MAX:g}], got {arr}"
+        )
     return arr
+
+
+#: Most comparison times of :func:`gd_flow_gap`, scan points and bisection steps of
+#: :func:`critical_step_sizes` (each scan point and bisection step is a gradient-descent run).
+MAX_TIMES = 10**5
+MAX_SCAN = 1000
+MAX_BISECT = 60
+
+
+def _check_steps(steps: float, name: str) -> None:
+    """Refuse, naming ``name``, a gradient-descent run of more than ``MAX_GD_STEPS`` steps."""
+    if not steps <= MAX_GD_STEPS:
+        raise ValueError(
+            f"{name}: the smallest step size needs {steps:.3g} gradient-descent steps to reach "
+            f"the horizon, more than {MAX_GD_STEPS:.0e}; use larger step sizes"
+        )
 
 
 # ---- curvature ----------------------------------------------------------------------------------
@@ -211,7 +246,7 @@ def curvature(Y: ArrayLike, U: ArrayLike, V: ArrayLike | None = None) -> float:
             d = d.reshape(n, r)
             cols.append(((u @ d.T + d @ u.T) @ u - res @ d).ravel())
     else:
-        y, u, v = as_pair(Y, U, V)
+        y, u, v = as_pair(Y, U, V, ("U", "V"))
         m, r = u.shape
         n = v.shape[0]
         res = y - u @ v.T
@@ -243,11 +278,12 @@ class GDFlowGap:
         ``max_k ||W_k - W(k eta)||_F / ||Y||_F`` over the recorded iterates; ``inf`` if GD
         diverged.
     diverged : (E,) bool array
-    order : float
+    order : float or None
         Least-squares slope of ``log gap`` against ``log eta`` over the finite gaps (1 expected:
-        GD is the explicit Euler method of the flow).
-    constant : float
-        ``C`` in the fit ``gap ~ C eta^order``.
+        GD is the explicit Euler method of the flow); ``None`` (never NaN) with fewer than two
+        finite non-zero gaps to fit.
+    constant : float or None
+        ``C`` in the fit ``gap ~ C eta^order``; ``None`` when ``order`` is.
     t : (T,) array
         Time grid the iterates were recorded at (``k = round(t / eta)``).
     sigma : (k,) array
@@ -265,8 +301,8 @@ class GDFlowGap:
     etas: FloatArray
     gap: FloatArray
     diverged: NDArray[np.bool_]
-    order: float
-    constant: float
+    order: float | None
+    constant: float | None
     t: FloatArray
     sigma: FloatArray
     flow_values: FloatArray = field(repr=False)
@@ -299,6 +335,7 @@ def gd_flow_gap(
     t : (T,) array, optional
         Times at which to compare; default ``n_times`` points through the last transition.
     n_times : int
+        ``2 <= n_times <= 10**5``.
 
     Returns
     -------
@@ -316,9 +353,11 @@ def gd_flow_gap(
     p = _problem(Y, U0, V0, alpha)
     eta = _as_etas(etas)
     if t is None:
-        grid = np.linspace(0.0, _horizon(p), int(n_times))
+        nt = as_positive_int(n_times, "n_times", minimum=2, maximum=MAX_TIMES)
+        grid = np.linspace(0.0, _horizon(p), nt)
     else:
-        grid, _ = as_times(t)
+        grid = as_nonempty_times(t, "t")
+    _check_steps(float(grid.max()) / float(eta.min()), "etas")
     ynorm = float(np.linalg.norm(p.Y))
     k = p.width
     gaps = np.full(eta.size, np.inf)
@@ -334,13 +373,13 @@ def gd_flow_gap(
             gd_vals[i, ok] = p.values(wk[ok])
         if not diverged:
             wf = p.flow(tk)
-            gaps[i] = float(np.max(np.linalg.norm(wk - wf, axis=(1, 2)))) / ynorm
+            gaps[i] = float(np.max(np.linalg.norm(wk - wf, axis=(1, 2)))) / (ynorm or 1.0)
     fin = np.isfinite(gaps) & (gaps > 0)
-    if np.count_nonzero(fin) >= 2:
+    order: float | None = None
+    const: float | None = None
+    if np.count_nonzero(fin) >= 2 and np.unique(eta[fin]).size >= 2:
         slope, icpt = np.polyfit(np.log(eta[fin]), np.log(gaps[fin]), 1)
         order, const = float(slope), float(np.exp(icpt))
-    else:
-        order, const = float("nan"), float("nan")
     return GDFlowGap(
         problem="symmetric" if p.symmetric else "asymmetric",
         alpha=p.alpha,
@@ -372,17 +411,19 @@ class CriticalStepSizes:
         ``lambda_max`` of the Hessian at the flow's limit (:func:`curvature`).
     eta_stability : float
         ``2 / curvature``: the linear-stability limit of the minimum.
-    eta_match : float
+    Thresholds no scanned step size reaches are ``None`` (never NaN).
+
+    eta_match : float or None
         Largest ``eta`` whose GD transition times (first time the ``i``-th curve reaches
         ``sigma_i / 2``) are within ``time_rtol`` (relative) of the flow's, with incremental
         learning as below.
-    eta_incremental : float
+    eta_incremental : float or None
         Largest ``eta`` for which incremental learning still appears: GD converges (below),
         its transitions are strictly ordered ``tau_1 < tau_2 < ...``, and for every
         ``k < K`` it comes as close to the best rank-k approximation ``Yhat_k`` as the flow does,
         up to ``plateau_tol * sigma_1``: ``min_k ||W_k - Yhat_k||_2 <=
         min_t ||W(t) - Yhat_k||_2 + plateau_tol sigma_1`` (a plateau at each partial solution).
-    eta_converge : float
+    eta_converge : float or None
         Largest ``eta`` for which GD converges to the flow's limit: at the horizon
         ``||W_k - W(inf)||_F <= converge_tol ||Y||_F``.
     eta_blowup : float
@@ -397,9 +438,9 @@ class CriticalStepSizes:
     problem: str
     curvature: float
     eta_stability: float
-    eta_match: float
-    eta_incremental: float
-    eta_converge: float
+    eta_match: float | None
+    eta_incremental: float | None
+    eta_converge: float | None
     eta_blowup: float
     tau_flow: FloatArray
     horizon: float
@@ -433,7 +474,8 @@ def critical_step_sizes(
     max_eta : float, optional
         Largest step size scanned; default ``4 / sigma_1``.
     n_scan, n_bisect : int
-        Scan points (log-spaced from ``max_eta / 400``) and bisection steps per threshold.
+        Scan points (log-spaced from ``max_eta / 400``; ``2 <= n_scan <= 1000``) and bisection
+        steps per threshold (``0 <= n_bisect <= 60``).
 
     Returns
     -------
@@ -448,15 +490,22 @@ def critical_step_sizes(
     True
     """
     p = _problem(Y, U0, V0, alpha)
-    rt = as_positive_scalar(time_rtol, "time_rtol")
-    pt = as_positive_scalar(plateau_tol, "plateau_tol")
-    ct = as_positive_scalar(converge_tol, "converge_tol")
+    scans = as_positive_int(n_scan, "n_scan", minimum=2, maximum=MAX_SCAN)
+    bisections = as_positive_int(n_bisect, "n_bisect", minimum=0, maximum=MAX_BISECT)
+    rt = as_positive_scalar(time_rtol, "time_rtol", maximum=MAGNITUDE_MAX)
+    pt = as_positive_scalar(plateau_tol, "plateau_tol", maximum=MAGNITUDE_MAX)
+    ct = as_positive_scalar(converge_tol, "converge_tol", maximum=MAGNITUDE_MAX)
     sig = p.sigma[: p.width]
-    s1 = float(max(abs(sig[0]), 1e-300))
-    top = 4.0 / s1 if max_eta is None else as_positive_scalar(max_eta, "max_eta")
+    s1 = float(max(abs(sig[0]), MAGNITUDE_MIN))
+    top = (
+        4.0 / s1
+        if max_eta is None
+        else as_positive_scalar(max_eta, "max_eta", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+    )
+    horizon = 3.0 * _horizon(p)
+    _check_steps(horizon / (top / 400.0), "max_eta")
     fu, fv = p.limit_factors()
     curv = curvature(p.Y, fu, fv)
-    horizon = 3.0 * _horizon(p)
     grid = np.linspace(0.0, horizon, 600)
     flow_w = p.flow(grid)
     levels = 0.5 * sig
@@ -475,6 +524,10 @@ def critical_step_sizes(
     flow_depth = plateau_depths(flow_w)
 
     def classify(eta: float) -> dict[str, bool]:
+        with np.errstate(over="ignore", invalid="ignore"):  # huge, not yet diverged iterates
+            return _classify(eta)
+
+    def _classify(eta: float) -> dict[str, bool]:
         tk, wk, diverged = p.gd(eta, grid)
         out = {"blowup": diverged, "converge": False, "incremental": False, "match": False}
         if diverged:
@@ -491,18 +544,18 @@ def critical_step_sizes(
         )
         return out
 
-    etas = np.geomspace(top / 400.0, top, int(n_scan))
+    etas = np.geomspace(top / 400.0, top, scans)
     marks = [classify(float(h)) for h in etas]
 
-    def largest(key: str) -> float:
+    def largest(key: str) -> float | None:
         good = [i for i, mk in enumerate(marks) if mk[key]]
         if not good:
-            return float("nan")
+            return None
         i = good[-1]
         if i == etas.size - 1:
             return float(etas[-1])
         lo, hi = float(etas[i]), float(etas[i + 1])
-        for _ in range(int(n_bisect)):
+        for _ in range(bisections):
             mid = math.sqrt(lo * hi)
             lo, hi = (mid, hi) if classify(mid)[key] else (lo, mid)
         return lo
@@ -515,7 +568,7 @@ def critical_step_sizes(
         if i == 0:
             return float(etas[0])
         lo, hi = float(etas[i - 1]), float(etas[i])
-        for _ in range(int(n_bisect)):
+        for _ in range(bisections):
             mid = math.sqrt(lo * hi)
             lo, hi = (lo, mid) if classify(mid)["blowup"] else (mid, hi)
         return hi

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from .validation import as_symmetric
+
 __all__ = ["eig_clusters", "eig_tol", "eigh_descending", "logsumexp"]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -39,13 +41,14 @@ def eigh_descending(Y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArra
     Parameters
     ----------
     Y : (n, n) symmetric array
+        Checked (:func:`mfflow.validation.as_symmetric`), never symmetrized.
 
     Returns
     -------
     lam : (n,) array, descending
     Phi : (n, n) orthogonal array, column ``i`` the eigenvector of ``lam[i]``
     """
-    lam, phi = np.linalg.eigh(Y)
+    lam, phi = np.linalg.eigh(as_symmetric(Y, "Y"))
     return lam[::-1].copy(), phi[:, ::-1].copy()
 
 

@@ -12,7 +12,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .linalg import eigh_descending
-from .validation import Seed, as_positive_int, as_rng, as_symmetric
+from .validation import (
+    Seed,
+    as_positive_int,
+    as_rng,
+    as_scales,
+    as_symmetric,
+    as_vector,
+    check_fits,
+)
 
 __all__ = [
     "gaussian_init",
@@ -31,6 +39,7 @@ def random_orthogonal(n: int, seed: Seed = 0) -> NDArray[np.float64]:
     QR of a Gaussian matrix with the signs of ``diag(R)`` folded into ``Q`` (Mezzadri 2007).
     """
     n = as_positive_int(n, "n")
+    check_fits((n, n), "n", copies=3)  # the Gaussian draw, Q and R
     z = as_rng(seed).standard_normal((n, n))
     q, r = np.linalg.qr(z)
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
@@ -60,15 +69,12 @@ def make_target(spectrum: ArrayLike, n: int | None = None, seed: Seed = 0) -> ND
     >>> Y.shape
     (6, 6)
     """
-    spec = np.asarray(spectrum, dtype=np.float64)
-    if spec.ndim != 1 or spec.size == 0:
-        raise ValueError(f"spectrum: expected a non-empty 1-D array, got shape {spec.shape}")
-    if not np.all(np.isfinite(spec)):
-        raise ValueError("spectrum: expected finite values, got NaN or infinity")
+    spec = as_vector(spectrum, "spectrum")
     k = spec.size
     n = k if n is None else as_positive_int(n, "n")
     if n < k:
         raise ValueError(f"n: expected n >= len(spectrum) = {k}, got {n}")
+    check_fits((n, n), "n", copies=4)  # Q, its draw, Q diag(s), Y
     full = np.zeros(n)
     full[:k] = spec
     q = random_orthogonal(n, seed)
@@ -80,6 +86,7 @@ def gaussian_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
     """Gaussian shape ``U0`` ``(n, r)``, i.i.d. ``N(0, 1/r)`` entries: ``E[U0 U0^T] = I_n``."""
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
+    check_fits((n, r), "n, r", copies=2)
     return as_rng(seed).standard_normal((n, r)) / np.sqrt(r)
 
 
@@ -91,6 +98,7 @@ def orthogonal_init(n: int, r: int, seed: Seed = 0) -> NDArray[np.float64]:
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
     m = max(n, r)
+    check_fits((m, m), "n, r", what="orthogonal matrix (and its QR)", copies=3)
     q = random_orthogonal(m, seed)
     return q[:n, :r]
 
@@ -109,6 +117,7 @@ def low_rank_init(n: int, r: int, rank: int, seed: Seed = 0) -> NDArray[np.float
     rank = as_positive_int(rank, "rank")
     if rank > min(n, r):
         raise ValueError(f"rank: expected rank <= min(n, r) = {min(n, r)}, got {rank}")
+    check_fits((n, r), "n, r", copies=2)
     u0 = np.zeros((n, r))
     u0[:, :rank] = as_rng(seed).standard_normal((n, rank)) / np.sqrt(rank)
     return u0
@@ -139,9 +148,8 @@ def spectral_init(
     y = as_symmetric(Y, "Y")
     n = y.shape[0]
     r = n if r is None else as_positive_int(r, "r")
-    s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,)).copy()
-    if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError(f"scales: expected finite values >= 0, got {s}")
+    check_fits((n, r), "r")
+    s = as_scales(scales, n)
     support = np.flatnonzero(s > 0)
     if support.size > r:
         raise ValueError(
@@ -163,10 +171,13 @@ def rectangular_target(
     ``P`` ``(rows, K)``, ``Q`` ``(cols, K)``: singular values ``spectrum`` (``>= 0``, ``K`` of
     them, ``K <= min(rows, cols)``).
     """
-    spec = np.asarray(spectrum, dtype=np.float64)
+    spec = as_vector(spectrum, "spectrum")
     k = spec.size
-    if spec.ndim != 1 or k == 0 or not np.all(np.isfinite(spec)) or np.any(spec < 0):
-        raise ValueError(f"spectrum: expected a non-empty list of singular values >= 0, got {spec}")
+    if np.any(spec < 0):
+        raise ValueError(f"spectrum: expected singular values >= 0, got {spec}")
+    rows = as_positive_int(rows, "rows")
+    cols = as_positive_int(cols, "cols")
+    check_fits((rows, cols), "rows, cols", copies=2)
     if k > min(rows, cols):
         raise ValueError(
             f"spectrum: expected at most min(rows, cols) = {min(rows, cols)} singular values for "

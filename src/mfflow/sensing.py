@@ -43,19 +43,21 @@ minimization", SIAM Review 52 (2010) (RIP of Gaussian operators).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import simulate as _stack
+from .compat import moved_names
 from .validation import (
     Seed,
     as_fraction,
     as_operator,
     as_positive_int,
+    as_real,
     as_rng,
+    check_fits,
 )
 
 __all__ = [
@@ -73,17 +75,7 @@ FloatArray = NDArray[np.float64]
 _MOVED = ("SensingResult", "sensing_descent", "sensing_flow")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"mfflow.sensing.{name} moved to the simulation stack: use mfflow.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        value = getattr(_stack, name)
-        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, globals(), _MOVED, _stack)
 
 
 # ---- operators ---------------------------------------------------------------------------------
@@ -133,8 +125,11 @@ class _Operator:
         raise NotImplementedError
 
     def apply(self, X: ArrayLike) -> FloatArray:
-        """``A(X)``: ``(..., n1, n2)`` array to ``(..., m)`` (batched over leading axes)."""
-        x = np.asarray(X, dtype=np.float64)
+        """``A(X)``: ``(..., n1, n2)`` array to ``(..., m)`` (batched over leading axes).
+
+        Entries are not checked for finiteness: NaN records (a diverged descent) measure NaN.
+        """
+        x = as_real(X, "X")
         if x.ndim < 2 or x.shape[-2:] != self.shape:
             raise ValueError(
                 f"X: expected an array of shape (..., {self.shape[0]}, {self.shape[1]}), "
@@ -144,7 +139,7 @@ class _Operator:
 
     def adjoint(self, y: ArrayLike) -> FloatArray:
         """``A*(y)``: ``(..., m)`` array to ``(..., n1, n2)`` (batched over leading axes)."""
-        v = np.asarray(y, dtype=np.float64)
+        v = as_real(y, "y")
         if v.ndim < 1 or v.shape[-1] != self.m:
             raise ValueError(f"y: expected an array of shape (..., {self.m}), got shape {v.shape}")
         return self._adjoint(v)
@@ -196,6 +191,8 @@ class GaussianSensing(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.m = as_positive_int(m, "m")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        width = n1 * (n1 + 1) // 2 if sym else n1 * n2
+        check_fits((self.m, width), "m", what="sensing matrix", copies=2)
         rng = as_rng(seed)
         if sym:
             self._iu = np.triu_indices(n1)
@@ -265,6 +262,7 @@ class EntrySampling(_Operator):
         n1, n2, sym = _shape(n, cols)
         self.fraction = as_fraction(fraction, "fraction")
         self.n, self.shape, self.symmetric = n1, (n1, n2), sym
+        check_fits((n1, n2), "n", what="mask and its indices", copies=3)
         rng = as_rng(seed)
         scale = 1.0 / np.sqrt(self.fraction)
         if sym:
@@ -372,6 +370,7 @@ def rip_constant(op: MeasurementOperator, rank: int, trials: int = 200, seed: Se
     n1, n2 = op.shape
     if rank > min(n1, n2):
         raise ValueError(f"rank: expected 1 <= rank <= min(n1, n2) = {min(n1, n2)}, got {rank}")
+    check_fits((trials, n1, n2), "trials", what="batch of test matrices", copies=3)
     rng = as_rng(seed)
     b = rng.standard_normal((trials, n1, rank))
     if op.symmetric:
@@ -394,6 +393,15 @@ def curve_distance(result: Any, reference: Any) -> FloatArray:
     :func:`mfflow.closed_form` with the same ``Y``, ``U0``, ``alpha``) and ``s_ref(inf)`` those of
     its target. The maximum over ``t`` summarizes how far sensing is from the identity operator.
     """
+    for name, obj, members in (
+        ("result", result, ("t", "singular_values")),
+        ("reference", reference, ("W", "Y")),
+    ):
+        if not all(hasattr(obj, m) for m in members):
+            raise TypeError(
+                f"{name}: expected an object with {' and '.join(members)} (a simulation result "
+                "and a trajectory), got " + type(obj).__name__
+            )
     ref_w = reference.W(result.t)
     ref_sv = np.linalg.svd(ref_w, compute_uv=False)
     scale = float(np.linalg.norm(np.linalg.svd(reference.Y, compute_uv=False)))

@@ -9,31 +9,54 @@ target is refused, not symmetrized; a negative time is refused, not clipped.
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .backend import to_numpy
+
 __all__ = [
+    "MAGNITUDE_MAX",
+    "MAGNITUDE_MIN",
     "SYMMETRY_RTOL",
     "Seed",
+    "array_bytes",
     "as_alpha",
+    "as_dataset",
     "as_eps",
     "as_fraction",
     "as_init",
     "as_matrix",
     "as_positive_int",
     "as_positive_scalar",
+    "as_real",
     "as_rng",
+    "as_scales",
     "as_steps",
     "as_symmetric",
     "as_times",
+    "as_vector",
+    "check_bytes",
+    "check_fits",
+    "check_magnitude",
+    "memory_limit",
 ]
 
 #: Relative tolerance for symmetry of a target: ``max|Y - Y^T| <= SYMMETRY_RTOL * max|Y|``.
 #: It admits the rounding left by ``Q @ diag(s) @ Q.T`` and nothing larger.
 SYMMETRY_RTOL = 1e-10
+
+#: Largest entry (in absolute value) of an array argument, and of the initial product: the
+#: losses square sums of products of entries (``1/4 ||Y - U U^T||_F^2``), which must stay in the
+#: float64 range (``1e308``) with room for the sizes and the transient of the flow.
+MAGNITUDE_MAX = 1e100
+#: Smallest non-zero scale ``max|x|`` of an array argument: time scales go like ``1 / |lam|``,
+#: and below this they (and ``1 / (2 sigma)``-type transition times) leave the float64 range or
+#: lose every digit to subnormal arithmetic. An all-zero array is allowed.
+MAGNITUDE_MIN = 1e-100
 
 FloatArray = NDArray[np.float64]
 
@@ -51,16 +74,137 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
+def _host(value: Any, name: str) -> Any:
+    """A torch/JAX array as host NumPy (refusals named); anything else unchanged."""
+    return to_numpy(value, name)
+
+
 def _to_float_array(value: Any, name: str) -> FloatArray:
     if isinstance(value, str | bytes) or value is None:
         raise TypeError(f"{name}: expected a real array, got {_describe(value)}")
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise TypeError(
+            f"{name}: expected a plain array, got a masked array with "
+            f"{int(np.ma.count_masked(value))} masked entries (fill them or drop the mask)"
+        )
+    value = _host(value, name)
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise TypeError(f"{name}: expected a real array, got {_describe(value)}") from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise TypeError(
+            f"{name}: expected a real array (a rectangular nest of numbers), got "
+            f"{_describe(value)} ({exc})"
+        ) from None
     if arr.dtype == object or np.iscomplexobj(arr) or arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
-    return np.asarray(arr, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return np.asarray(arr, dtype=np.float64)
+
+
+def as_real(value: Any, name: str) -> FloatArray:
+    """Any real numeric array (any shape, not yet checked for finiteness) as float64."""
+    return _to_float_array(value, name)
+
+
+def as_scales(value: Any, n: int, name: str = "scales") -> FloatArray:
+    """Per-mode scales ``>= 0``: a number (every mode) or ``n`` of them, as ``(n,)`` float64."""
+    raw = _to_float_array(value, name)
+    if raw.ndim > 1 or raw.size not in (1, n):
+        raise ValueError(f"{name}: expected a number or {n} numbers, got shape {raw.shape}")
+    s = np.broadcast_to(raw.ravel(), (n,)).copy()
+    if not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"{name}: expected finite values >= 0, got {s}")
+    return check_magnitude(s, name)
+
+
+def check_magnitude(arr: FloatArray, name: str) -> FloatArray:
+    """``arr`` (finite, float64) if its scale ``max|arr|`` is 0 or within
+    ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``; a :class:`ValueError` naming ``name`` otherwise."""
+    if arr.size == 0:
+        return arr
+    top = float(np.max(np.abs(arr)))
+    if top > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: expected entries of magnitude at most {MAGNITUDE_MAX:g} (the loss squares "
+            f"sums of their products, which must stay in the float64 range), got "
+            f"max|{name}| = {top:.3g}; rescale the problem (time scales with 1 / |{name}|)"
+        )
+    if 0.0 < top < MAGNITUDE_MIN:
+        raise ValueError(
+            f"{name}: expected a scale max|{name}| of 0 or at least {MAGNITUDE_MIN:g} (time "
+            f"scales go like its inverse), got {top:.3g}; rescale the problem"
+        )
+    return arr
+
+
+def memory_limit() -> int:
+    """Bytes of memory this process may use: physical memory, or a smaller cgroup or
+    ``RLIMIT_AS`` limit (containers, ``ulimit -v``)."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            limits.append(int(text))
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limits.append(int(soft))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    return min(limits) if limits else 2**40
+
+
+def _bytes_text(b: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{b:.0f} bytes"
+
+
+def array_bytes(shape: tuple[int, ...], itemsize: int = 8) -> int:
+    """Bytes of an array of ``shape`` (exact, Python integers: no overflow)."""
+    return math.prod(int(s) for s in shape) * itemsize
+
+
+def check_fits(
+    shape: tuple[int, ...], name: str, what: str = "array", itemsize: int = 8, copies: int = 1
+) -> None:
+    """Refuse, naming ``name``, an array of ``shape`` (``copies`` of it) that cannot fit in
+    memory (:func:`memory_limit`), before allocating it.
+
+    Examples
+    --------
+    >>> check_fits((10**12, 1), "n")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: n: a (1000000000000, 1) float64 array needs 8 TB (8000000000000 bytes), more ...
+    """
+    dims = ", ".join(str(int(s)) for s in shape)
+    dtype = {8: "float64", 4: "float32", 1: "bool"}.get(itemsize, f"{itemsize}-byte")
+    comma = "," if len(shape) == 1 else ""
+    one = f"({dims}{comma}) {dtype} {what}"
+    text = f"{copies} copies of a {one}" if copies > 1 else f"a {one}"
+    check_bytes(array_bytes(shape, itemsize) * copies, name, text)
+
+
+def check_bytes(need: int, name: str, what: str) -> None:
+    """Refuse, naming ``name``, ``what`` needing ``need`` bytes when they cannot fit in memory."""
+    have = memory_limit()
+    if need > have:
+        raise ValueError(
+            f"{name}: {what} needs {_bytes_text(need)} ({need} bytes), more than the "
+            f"{_bytes_text(have)} of memory available; use smaller sizes"
+        )
 
 
 def as_matrix(value: Any, name: str) -> FloatArray:
@@ -81,7 +225,17 @@ def as_matrix(value: Any, name: str) -> FloatArray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite entries, got {bad} NaN or infinite entries")
-    return arr
+    return check_magnitude(arr, name)
+
+
+def as_vector(value: Any, name: str) -> FloatArray:
+    """A finite real non-empty 1-D array (a spectrum) as float64, magnitudes checked."""
+    arr = _to_float_array(value, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+    return check_magnitude(arr, name)
 
 
 def as_symmetric(value: Any, name: str = "Y", rtol: float = SYMMETRY_RTOL) -> FloatArray:
@@ -95,7 +249,8 @@ def as_symmetric(value: Any, name: str = "Y", rtol: float = SYMMETRY_RTOL) -> Fl
     if n0 != n1:
         raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {arr.shape}")
     scale = float(np.max(np.abs(arr)))
-    asym = float(np.max(np.abs(arr - arr.T)))
+    # measured on arr / scale: arr - arr.T itself may overflow for entries near 1e308
+    asym = float(np.max(np.abs(arr / scale - arr.T / scale))) * scale if scale > 0 else 0.0
     if asym > rtol * scale:
         raise ValueError(
             f"{name}: expected a symmetric matrix (max|{name} - {name}^T| <= {rtol:g} * "
@@ -120,11 +275,13 @@ def as_init(value: Any, n: int, name: str = "U0") -> FloatArray:
         raise ValueError(f"{name}: expected at least one column (r >= 1), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite entries, got NaN or infinite entries")
-    return arr
+    return check_magnitude(arr, name)
 
 
-def as_positive_scalar(value: Any, name: str, *, allow_inf: bool = False) -> float:
-    """A real scalar ``> 0`` (finite unless ``allow_inf``) as a Python float."""
+def _real_scalar(value: Any, name: str) -> float:
+    """A real number (Python, NumPy, or a 0-d array of any library) as a Python float."""
+    if not isinstance(value, Real | np.ndarray | np.generic) and getattr(value, "ndim", None) == 0:
+        value = _host(value, name)  # a 0-d torch/JAX value
     if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
@@ -132,11 +289,45 @@ def as_positive_scalar(value: Any, name: str, *, allow_inf: bool = False) -> flo
                 raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
         else:
             raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
-    x = float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range (e.g. 10**400)
+        digits = len(str(abs(int(value))))
+        raise ValueError(
+            f"{name}: expected a finite number, got an integer of {digits} digits, beyond the "
+            "float64 range (1.8e308)"
+        ) from None
+
+
+def as_finite_scalar(value: Any, name: str, *, bound: float = MAGNITUDE_MAX) -> float:
+    """A finite real number (any sign) with ``|x| <= bound`` as a Python float."""
+    x = _real_scalar(value, name)
+    if not math.isfinite(x):
+        raise ValueError(f"{name}: expected a finite number, got {x!r}")
+    if abs(x) > bound:
+        raise ValueError(f"{name}: expected a number of magnitude at most {bound:g}, got {x!r}")
+    return x
+
+
+def as_positive_scalar(
+    value: Any,
+    name: str,
+    *,
+    allow_inf: bool = False,
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+) -> float:
+    """A real scalar ``> 0`` (finite unless ``allow_inf``) as a Python float; optionally
+    ``>= minimum`` and ``<= maximum`` (the float64 range a quantity can use safely)."""
+    x = _real_scalar(value, name)
     if math.isnan(x) or (math.isinf(x) and not allow_inf):
         raise ValueError(f"{name}: expected a finite number > 0, got {x!r}")
     if x <= 0:
         raise ValueError(f"{name}: expected a number > 0, got {x!r}")
+    if x < minimum:
+        raise ValueError(f"{name}: expected a number >= {minimum:g}, got {x!r}")
+    if x > maximum and not (allow_inf and math.isinf(x)):
+        raise ValueError(f"{name}: expected a number <= {maximum:g}, got {x!r}")
     return x
 
 
@@ -153,12 +344,14 @@ def as_eps(value: Any, upper: float, name: str = "eps") -> float:
     return x
 
 
-def as_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """An integer ``>= minimum`` (bools are refused)."""
+def as_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer ``>= minimum`` (and ``<= maximum`` if given); bools are refused."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name}: expected an integer >= {minimum}, got {_describe(value)}")
     if int(value) < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {int(value)}")
+    if maximum is not None and int(value) > maximum:
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {int(value)}")
     return int(value)
 
 
@@ -201,7 +394,15 @@ def as_steps(value: Any, name: str = "steps") -> tuple[NDArray[np.int64], bool]:
     """
     if isinstance(value, str | bytes) or value is None:
         raise TypeError(f"{name}: expected non-negative integers, got {_describe(value)}")
-    arr = np.asarray(value)
+    value = _host(value, name)
+    try:
+        arr = np.asarray(value)
+    except OverflowError:
+        raise ValueError(f"{name}: expected integers < 2**63, got {_describe(value)}") from None
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name}: expected non-negative integers, got {_describe(value)}") from exc
+    if arr.dtype == object and all(isinstance(x, Integral) for x in arr.ravel()):
+        raise ValueError(f"{name}: expected integers < 2**63, got {_describe(value)}")
     if arr.size == 0 and arr.dtype == np.float64:  # ``[]`` has no integer dtype of its own
         arr = arr.astype(np.int64)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
@@ -266,7 +467,10 @@ def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
 
 # ---- checkers shared by the simulation stack and the asymmetric/deep/sensing modules ----------
 __all__ += [  # appended: the additions stay in one place
+    "MAX_DEPTH",
+    "as_depth",
     "as_factor_stack",
+    "as_finite_scalar",
     "as_nonempty_times",
     "as_operator",
     "as_pair",
@@ -290,34 +494,52 @@ def as_square(value: Any, name: str = "Y") -> FloatArray:
     return arr
 
 
-def as_pair(Y: Any, U0: Any, V0: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+def as_pair(
+    Y: Any, U0: Any, V0: Any, names: tuple[str, str] = ("U0", "V0")
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The asymmetric problem ``Y`` ``(m, n)``, ``U0`` ``(m, r)``, ``V0`` ``(n, r)``, checked.
 
     Every array finite, real, 2-D and non-empty; the rows of ``U0`` and ``V0`` match ``Y``'s rows
-    and columns, and their column counts ``r`` match each other.
+    and columns, and their column counts ``r`` match each other. ``names`` are the caller's
+    names of the two factors (``("U", "V")`` for :func:`mfflow.curvature`).
     """
+    nu, nv = names
     y = as_matrix(Y, "Y")
     m, n = y.shape
-    u0 = as_matrix(U0, "U0")
+    u0 = as_matrix(U0, nu)
     if u0.shape[0] != m:
-        raise ValueError(f"U0: expected shape (m, r) with {m} rows to match Y, got {u0.shape}")
-    v0 = as_matrix(V0, "V0")
+        raise ValueError(f"{nu}: expected shape (m, r) with {m} rows to match Y, got {u0.shape}")
+    v0 = as_matrix(V0, nv)
     if v0.shape[0] != n:
-        raise ValueError(f"V0: expected shape (n, r) with {n} rows to match Y, got {v0.shape}")
+        raise ValueError(f"{nv}: expected shape (n, r) with {n} rows to match Y, got {v0.shape}")
     if u0.shape[1] != v0.shape[1]:
         raise ValueError(
-            f"V0: expected r = {u0.shape[1]} columns to match U0 {u0.shape}, got {v0.shape}"
+            f"{nv}: expected r = {u0.shape[1]} columns to match {nu} {u0.shape}, got {v0.shape}"
         )
     return y, u0, v0
 
 
+#: Largest depth ``L`` of a deep factorization: the exact per-mode clock costs ``O(L)`` per
+#: evaluation, a gradient ``O(L)`` products, and float64 resolves no transition of a deeper
+#: product started below ``sigma * 1e-16`` (:mod:`mfflow.deep`).
+MAX_DEPTH = 100
+
+
+def as_depth(value: Any, name: str = "L") -> int:
+    """A depth ``2 <= L <= MAX_DEPTH``."""
+    return as_positive_int(value, name, minimum=2, maximum=MAX_DEPTH)
+
+
 def as_factor_stack(value: Any, n: int, name: str = "factors0") -> FloatArray:
-    """Square factors ``(L, n, n)``, ``L >= 2``, finite, as float64 (``[0]`` applied first)."""
+    """Square factors ``(L, n, n)``, ``2 <= L <= MAX_DEPTH``, finite, as float64 (``[0]``
+    applied first)."""
     arr = _to_float_array(value, name)
     if arr.ndim != 3 or arr.shape[1:] != (n, n) or arr.shape[0] < 2:
         raise ValueError(
             f"{name}: expected shape (L, {n}, {n}) with L >= 2 to match Y, got {arr.shape}"
         )
+    if arr.shape[0] > MAX_DEPTH:
+        raise ValueError(f"{name}: expected at most L = {MAX_DEPTH} factors, got {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite entries, got NaN or infinite entries")
     return arr
@@ -345,3 +567,37 @@ def as_operator(value: Any, shape: tuple[int, int] | None = None, name: str = "o
             f"shape {tuple(shape)}"
         )
     return value
+
+
+def as_dataset(X: Any, Y: Any) -> tuple[FloatArray, FloatArray]:
+    """Checked inputs ``X`` ``(d_in, P)`` and targets ``Y`` ``(d_out, P)``: finite, real, the
+    same number ``P`` of examples (columns)."""
+    x = as_matrix(X, "X")
+    y = as_matrix(Y, "Y")
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples (columns) to match X "
+            f"{x.shape}, got {y.shape}"
+        )
+    return x, y
+
+
+# ---- weight decay (issue 14) -------------------------------------------------------------------
+__all__ += ["as_nonnegative_scalar", "as_weight_decay"]
+
+
+def as_nonnegative_scalar(value: Any, name: str) -> float:
+    """A finite real scalar ``>= 0`` as a Python float (bools refused)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real | np.floating | np.integer):
+        raise TypeError(f"{name}: expected a real number >= 0, got {_describe(value)}")
+    x = float(value)
+    if not math.isfinite(x) or x < 0.0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {x!r}")
+    return x
+
+
+def as_weight_decay(value: Any, name: str = "weight_decay") -> float:
+    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``."""
+    return as_nonnegative_scalar(value, name)

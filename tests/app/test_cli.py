@@ -54,9 +54,10 @@ def test_help_lists_the_commands() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
     for command, words in [
-        ("reproduce", "Reproduce the paper's results"),
-        ("run", "Run one experiment"),
-        ("plot", "Redraw the figures"),
+        ("reproduce", "The paper's results as figures, a report and results.nc."),
+        ("run", "One experiment from a TOML configuration."),
+        ("plot", "Redraw the figures of a results file or a sweep store."),
+        ("sweep", "A resumable parameter sweep on Dask."),
     ]:
         assert command in result.output and words in result.output
 

@@ -40,12 +40,38 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="mfflow",
-    help="Exact training dynamics of overparameterized matrix factorization (Min & Vidal).",
+    help="Exact training dynamics of overparameterized matrix factorization (Min & Vidal).\n\n"
+    "Start with 'mfflow reproduce'; the documentation (README, docs/) has the mathematics, "
+    "a gallery and the API reference.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: no "<bool>" type column after flags
 )
 console = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"mfflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options of the mfflow command itself (``--version``)."""
 
 
 @contextlib.contextmanager
@@ -86,17 +112,28 @@ def _written(result: dict, out: Path) -> None:
     )
 
 
-@app.command()
+@app.command(short_help="The paper's results as figures, a report and results.nc.")
 @_command
 def reproduce(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder.", show_default=True)
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Output folder.", show_default=True),
     ] = Path("mfflow-report"),
     quick: Annotated[
-        bool, typer.Option("--quick", help="Reduced grids (for tests; same figures).")
+        bool,
+        typer.Option(
+            "--quick",
+            help="Coarser grids and fewer seeds: the same figures and story, at least 3x "
+            "faster (for a first look and for tests; the numbers are less precise).",
+        ),
     ] = False,
 ) -> None:
-    """Reproduce the paper's results and beyond: ten figures, report.md, index.html, results.nc."""
+    """Reproduce the paper's results: figures, report.md, index.html, results.nc.
+
+    Every section of the report is computed (or reused from OUT/.cache when its configuration
+    is unchanged), saved in OUT/results.nc, drawn into OUT/figures (PNG and PDF) and written
+    as OUT/report.md and a self-contained OUT/index.html.
+    """
     from .io import ensure_writable
     from .report import reproduce as run_reproduce
     from .report.sections import by_name
@@ -127,16 +164,25 @@ def reproduce(
     _written(result, out)
 
 
-@app.command()
+@app.command(short_help="One experiment from a TOML configuration.")
 @_command
 def run(
-    config: Annotated[Path, typer.Argument(help="Experiment configuration (TOML).")],
+    config: Annotated[
+        Path,
+        typer.Argument(metavar="CONFIG", help="Experiment configuration (TOML; see examples/)."),
+    ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder (default: mfflow-run-NAME)."),
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Output folder (default: mfflow-run-NAME)."
+        ),
     ] = None,
 ) -> None:
-    """Run one experiment from a TOML configuration: results file, figures, report."""
+    """Run one experiment from a TOML configuration: results file, figures, report.
+
+    Every problem with the configuration is listed at once, one line per field. Without a
+    [times] table the horizon reaches past the last predicted transition.
+    """
     from .experiments import load_experiment, run_experiment
     from .io import ensure_writable
 
@@ -148,16 +194,33 @@ def run(
     _written(result, folder)
 
 
-@app.command()
+@app.command(short_help="Redraw the figures of a results file or a sweep store.")
 @_command
 def plot(
-    results: Annotated[Path, typer.Argument(help="A results file written by mfflow (netCDF).")],
+    results: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RESULTS",
+            help="A results.nc written by 'mfflow reproduce' or 'mfflow run', or a sweep "
+            "store folder written by 'mfflow sweep'.",
+        ),
+    ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Figure folder (default: figures/ beside RESULTS)."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Figure folder (default: figures/ beside a results file, STORE/figures for a "
+            "sweep store).",
+        ),
     ] = None,
 ) -> None:
-    """Redraw the figures of a results file (or a sweep store) without recomputing anything."""
+    """Redraw the figures of a results file or a sweep store, computing nothing.
+
+    RESULTS is a results.nc (from 'mfflow reproduce' or 'mfflow run') or the folder of a sweep
+    store (from 'mfflow sweep'); figures are written as PNG and PDF.
+    """
     from .io import ensure_writable, load_results
 
     if results.is_dir() and (results / "sweep.json").exists():
@@ -186,31 +249,47 @@ def plot(
     console.print(f"[green]done[/]: {len(written)} figure files in {escape(str(folder))}")
 
 
-@app.command()
+@app.command(short_help="A resumable parameter sweep on Dask.")
 @_command
 def sweep(
-    spec: Annotated[Path, typer.Argument(help="Sweep specification (TOML).")],
+    spec: Annotated[
+        Path,
+        typer.Argument(metavar="SPEC", help="Sweep specification (TOML; see examples/sweeps/)."),
+    ],
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", help="Address of a running dask scheduler (default: local)."),
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Address of a running dask scheduler (default: a local cluster).",
+        ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="Workers of the local cluster.")
+        int,
+        typer.Option("--workers", "-w", min=1, metavar="N", help="Workers of the local cluster."),
     ] = 2,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Result store folder (default: mfflow-sweep-NAME)."),
+        typer.Option(
+            "--out", "-o", metavar="STORE", help="Result store folder (default: mfflow-sweep-NAME)."
+        ),
     ] = None,
 ) -> None:
-    """Run a parameter sweep on Dask; re-running the same command computes only missing cells."""
+    """Run a parameter sweep on Dask, resumable; 'mfflow plot STORE' draws it.
+
+    Re-running the same command computes only the cells not yet stored (and starts no Dask
+    cluster when there are none).
+    """
     from .io import ensure_writable
     from .sweep import load_spec, run_sweep
-    from .sweep.runner import dask_client
+    from .sweep.runner import dask_client, pending_cells
 
     cfg = load_spec(spec)
     store = ensure_writable(out if out is not None else Path(f"mfflow-sweep-{cfg.name}"))
+    # nothing left to compute: no cluster is started (run_sweep then only re-consolidates)
+    cluster = dask_client(scheduler, workers) if pending_cells(cfg, store) else None
     with (
-        dask_client(scheduler, workers) as client,
+        cluster if cluster is not None else contextlib.nullcontext() as client,
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -15,7 +15,14 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .plotting import TIME_LABEL, alpha_label, mode_color, new_figure, save_figures
+from .plotting import (
+    GD_TIME_LABEL,
+    TIME_LABEL,
+    alpha_label,
+    mode_colors,
+    new_figure,
+    save_figures,
+)
 from .report.document import Block, Table, fmt, write_report
 from .report.sections import rank_k
 
@@ -32,6 +39,31 @@ def _curves(ds: xr.Dataset, prefix: str) -> np.ndarray | None:
     return None
 
 
+def _mode_labels(ds: xr.Dataset, n: int) -> list[str]:
+    """``sigma_i = value`` of the target, per curve (eigen- or singular values)."""
+    sig = ds["sigma_Y"].values if "sigma_Y" in ds else np.full(n, np.nan)
+    top = float(np.nanmax(np.abs(sig))) if np.any(np.isfinite(sig)) else 0.0
+    sig = np.where(np.abs(sig) <= 1e-12 * top, 0.0, sig)  # round-off of an exact zero
+    return [
+        rf"$\sigma_{{{m}}} = {sig[m - 1]:.3g}$"
+        if m <= sig.size and np.isfinite(sig[m - 1])
+        else rf"curve {m}"
+        for m in range(1, n + 1)
+    ]
+
+
+def _time_label(ds: xr.Dataset) -> str:
+    only_gd = not any(f"{p}_{s}" in ds for p in ("cf", "gf", "ref") for s in ("eigvals", "values"))
+    return GD_TIME_LABEL if only_gd else TIME_LABEL
+
+
+def _roundoff_floor(*curves: np.ndarray | None) -> float:
+    """Values below this are round-off of a float64 solve (or exact zeros): not drawn on a
+    log axis. ``1e-12`` of the largest value."""
+    top = max((float(np.nanmax(np.abs(c))) for c in curves if c is not None), default=1.0)
+    return 1e-12 * max(top, 1e-300)
+
+
 def fig_learning_curves(ds: xr.Dataset) -> Figure:
     """Eigen- or singular values of the product by every method that ran."""
     t = ds["time"].values
@@ -40,40 +72,48 @@ def fig_learning_curves(ds: xr.Dataset) -> Figure:
     stride = max(1, t.size // 60)
     cf, gf, gd, ref = (_curves(ds, p) for p in ("cf", "gf", "gd", "ref"))
     label = ds.attrs.get("curve_label_tex", "eigenvalues of $W(t)$")
+    colors = mode_colors(n)
+    names = _mode_labels(ds, n)
+    floor = _roundoff_floor(cf, gf, gd, ref)
+
+    def shown(v: np.ndarray, log: bool) -> np.ndarray:
+        return np.where(np.abs(v) >= floor, v, np.nan) if log else v
+
     for ax, log in zip(axes, (False, True), strict=True):
         for m in range(1, n + 1):
-            c = mode_color(m)
+            c = colors[m - 1]
             if ref is not None:
-                ax.plot(t, ref[:, m - 1], color="0.55", lw=1.0, ls="--")
+                ax.plot(t, shown(ref[:, m - 1], log), color="0.55", lw=1.0, ls="--")
             if cf is not None:
-                ax.plot(t, cf[:, m - 1], color=c, label=f"value {m}")
+                ax.plot(t, shown(cf[:, m - 1], log), color=c, label=names[m - 1])
             if gf is not None:
                 ax.plot(
                     t[::stride],
-                    gf[::stride, m - 1],
+                    shown(gf[::stride, m - 1], log),
                     "o" if cf is not None else "o-",
                     ms=4,
                     lw=1.2,
                     mfc="none",
                     mec=c,
                     color=c,
-                    label=None if cf is not None else f"value {m}",
+                    label=None if cf is not None else names[m - 1],
                 )
             if gd is not None:
                 g = ds["gd_time"].values
                 gs = max(1, g.size // 60)
                 ax.plot(
                     g[::gs],
-                    gd[::gs, m - 1],
+                    shown(gd[::gs, m - 1], log),
                     "x" if cf is not None or gf is not None else "x-",
                     ms=4,
                     lw=1.2,
                     color=c,
-                    label=None if cf is not None or gf is not None else f"value {m}",
+                    label=None if cf is not None or gf is not None else names[m - 1],
                 )
         if log:
             ax.set_yscale("log")
-        ax.set_xlabel(TIME_LABEL)
+            ax.set_ylim(bottom=floor)
+        ax.set_xlabel(_time_label(ds))
         ax.set_ylabel(label)
     handles, labels = axes[0].get_legend_handles_labels()
     if cf is not None:
@@ -88,9 +128,9 @@ def fig_learning_curves(ds: xr.Dataset) -> Figure:
     if gd is not None:
         handles.append(Line2D([], [], marker="x", ls="", color="k"))
         labels.append(rf"gradient descent, $\eta = {float(ds['eta']):g}$")
-    fig.legend(handles, labels, loc="outside right center")
+    fig.legend(handles, labels, loc="outside right center", ncols=1 if n <= 12 else 2)
     axes[0].set_title(f"learning curves ({alpha_label(float(ds['alpha']))})")
-    axes[1].set_title("log scale")
+    axes[1].set_title(f"log scale (values below {floor:.1g}: round-off or zero, not drawn)")
     return fig
 
 
@@ -118,9 +158,9 @@ def fig_loss(ds: xr.Dataset) -> Figure:
         ax.semilogy(
             g[::s], ds["gd_loss"].values[::s], "x", ms=4, color="#d62728", label="gradient descent"
         )
-    ax.set_xlabel(TIME_LABEL)
+    ax.set_xlabel(_time_label(ds))
     ax.set_ylabel(ds.attrs.get("loss_label", r"loss $\frac{1}{4}\|Y - W(t)\|_F^2$"))
-    ax.set_title("loss: one plateau per value not yet learned")
+    ax.set_title(f"training loss ({alpha_label(float(ds['alpha']))})")
     ax.legend()
     return fig
 

@@ -237,7 +237,7 @@ def _general(p: Problem) -> xr.DataTree:
             pred = np.asarray(deep_transition_time(sig[:K], alpha, L), dtype=np.float64)
             attrs["prediction_label"] = "exact, balanced spectral init, s0 = alpha"
         else:
-            pred = np.log(1.0 / alpha) / (2.0 * sig[:K])
+            pred = -math.log(alpha) / (2.0 * sig[:K])
             attrs["prediction_label"] = "log(1/alpha) / (2 sigma_i)"
         data["transition_t_predicted"] = (("k",), pred)
     if sensing:

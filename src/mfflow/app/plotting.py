@@ -21,11 +21,13 @@ from .io import atomic_write
 
 __all__ = [
     "DPI",
+    "GD_TIME_LABEL",
     "STYLE",
     "TIME_LABEL",
     "alpha_label",
     "colormap",
     "mode_color",
+    "mode_colors",
     "new_figure",
     "save_figures",
 ]
@@ -52,11 +54,22 @@ STYLE = {
 
 _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 TIME_LABEL = "time t (gradient-flow units)"
+#: The x label of figures whose only curves are gradient-descent iterates.
+GD_TIME_LABEL = r"time $t = k\eta$ (iterate $k$, step $\eta$)"
 
 
 def mode_color(i: int) -> str:
     """Colour of mode (or rank) ``i`` (1-based), the same in every figure."""
     return _PALETTE[(i - 1) % len(_PALETTE)]
+
+
+def mode_colors(n: int) -> list[Any]:
+    """``n`` distinct colours: the mode palette up to its length, else ``n`` samples of a
+    perceptually ordered colormap (so no two curves of one figure share a colour)."""
+    if n <= len(_PALETTE):
+        return _PALETTE[:n]
+    cmap = mpl.colormaps["turbo"]
+    return [cmap(0.05 + 0.9 * i / max(n - 1, 1)) for i in range(n)]
 
 
 def colormap(name: str) -> Any:
@@ -85,16 +98,19 @@ def new_figure(figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, np.
 
 
 def save_figures(
-    builders: Iterable[tuple[str, Callable[[], Figure]]], out: str | Path
+    builders: Iterable[tuple[str, Callable[[], Figure]]],
+    out: str | Path,
+    formats: tuple[str, ...] = ("png", "pdf"),
 ) -> list[Path]:
     """Build each ``(name, build)`` figure under :data:`STYLE` and save ``NAME.png`` and
-    ``NAME.pdf`` into ``out`` (atomic writes). Returns the paths, PNG then PDF per figure."""
+    ``NAME.pdf`` (or the given ``formats``) into ``out`` (atomic writes). Returns the paths,
+    in ``formats`` order per figure."""
     out = Path(out)
     written: list[Path] = []
     for name, build in builders:
         with mpl.rc_context(STYLE):
             fig = build()
-            for ext in ("png", "pdf"):
+            for ext in formats:
                 path = out / f"{name}.{ext}"
                 with atomic_write(path) as tmp:
                     fig.savefig(tmp, format=ext, dpi=DPI)

@@ -227,7 +227,7 @@ def default_t_max(sigma: FloatArray, alpha: float, factorization: str, depth: in
         t_k = float(np.max(deep_transition_time(sigma, alpha, depth)))
         width = 1.0 / (depth * s ** (2.0 - 2.0 / depth))
     else:
-        t_k = math.log(1.0 / alpha) / (2.0 * s)
+        t_k = -math.log(alpha) / (2.0 * s)
         width = 1.0 / s
     return 1.5 * max(t_k, 0.0) + 5.0 * width
 

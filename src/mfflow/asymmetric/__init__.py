@@ -50,10 +50,8 @@ symmetrization trick); docs/math.md §5.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 from .. import simulate as _stack
+from ..compat import moved_names
 from ..simulate import imbalance as imbalance
 from .exact import LAMBDA_RTOL as LAMBDA_RTOL
 from .exact import AsymmetricTrajectory as AsymmetricTrajectory
@@ -95,14 +93,4 @@ _MOVED = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"mfflow.asymmetric.{name} moved to the simulation stack: use mfflow.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        value = getattr(_stack, name)
-        globals()[name] = value  # warn once (a package's from-import looks a name up twice)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, globals(), _MOVED, _stack)

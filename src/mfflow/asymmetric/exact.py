@@ -12,6 +12,7 @@ docstring, :mod:`mfflow.asymmetric`, has the derivation). Only the public symmet
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,15 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import Backend, backend_of, needs_grad, to_numpy
 from ..riccati import Trajectory, closed_form
 from ..simulate.models import imbalance
-from ..validation import as_alpha, as_matrix, as_pair, as_positive_scalar
+from ..validation import (
+    as_alpha,
+    as_finite_scalar,
+    as_matrix,
+    as_pair,
+    as_positive_scalar,
+    as_weight_decay,
+    check_fits,
+)
 
 __all__ = [
     "LAMBDA_RTOL",
@@ -37,12 +46,16 @@ FloatArray = NDArray[np.float64]
 #: An init is lambda-balanced when ``max|U0^T U0 - V0^T V0 - lam0 I| <= LAMBDA_RTOL * scale``,
 #: ``scale = max|U0^T U0| + max|V0^T V0|``: rounding of a constructed init, nothing larger.
 LAMBDA_RTOL = 1e-10
+#: The balance tolerance for float32 torch/JAX inits (balanced only to float32 rounding).
+FLOAT32_BALANCE_RTOL = 1e-5
 
 
 def symmetrized_target(Y: ArrayLike, lam: float = 0.0) -> FloatArray:
     """``Ybar + lam/2 J`` ``(m + n, m + n)``: ``Ybar = [[0, Y], [Y^T, 0]]``, ``J = diag(I, -I)``."""
     y = as_matrix(Y, "Y")
+    lam = as_finite_scalar(lam, "lam")
     m, n = y.shape
+    check_fits((m + n, m + n), "Y", what="symmetrized target")
     out = np.zeros((m + n, m + n))
     out[:m, m:] = y
     out[m:, :m] = y.T
@@ -89,7 +102,7 @@ def is_lambda_balanced(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) 
     return dev <= rtol * scale
 
 
-def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
+def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL, name: str = "rtol") -> float:
     r"""The scalar imbalance ``lam0`` of lambda-balanced shapes: ``U0^T U0 - V0^T V0 = lam0 I_r``.
 
     ``lam0 = tr(U0^T U0 - V0^T V0) / r``, set to 0 when below ``rtol`` times the scale
@@ -101,6 +114,8 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     V0 : (n, r) array
     rtol : float
         Relative tolerance of the check (see :data:`LAMBDA_RTOL`).
+    name : str
+        The caller's name for ``rtol`` in messages.
 
     Returns
     -------
@@ -122,7 +137,7 @@ def lambda_of(U0: ArrayLike, V0: ArrayLike, rtol: float = LAMBDA_RTOL) -> float:
     v0 = as_matrix(V0, "V0")
     if u0.shape[1] != v0.shape[1]:
         raise ValueError(f"V0: expected r = {u0.shape[1]} columns to match U0, got {v0.shape}")
-    tol = as_positive_scalar(rtol, "rtol")
+    tol = as_positive_scalar(rtol, name)
     lam0, dev, scale = _balance_of(u0, v0, tol)
     if dev > tol * scale:
         raise ValueError(
@@ -156,6 +171,9 @@ class AsymmetricTrajectory:
         ``U(0)^T U(0) - V(0)^T V(0) = alpha (U0^T U0 - V0^T V0)`` (``~ lam I_r``), conserved.
     Y : (m, n) array
         The target, in the backend of the inputs (carrying its gradient, if any).
+    weight_decay : float
+        ``gamma >= 0`` of the loss term ``gamma/2 (||U||_F^2 + ||V||_F^2)`` (balanced inits only;
+        the symmetrized target is then ``Ybar - gamma I``).
     """
 
     symmetric: Trajectory
@@ -165,6 +183,7 @@ class AsymmetricTrajectory:
     lam: float
     imbalance: FloatArray = field(repr=False)
     Y: Any = field(repr=False, default=None)
+    weight_decay: float = 0.0
 
     @property
     def path(self) -> str:
@@ -177,6 +196,13 @@ class AsymmetricTrajectory:
             f"asymmetric {self.m}x{self.n} flow, lambda-balanced (lam = {self.lam:.3g}), through "
             f"the symmetrized problem: {self.symmetric.describe()}"
         )
+
+    def limit(self) -> Any:
+        """``lim_{t -> inf} U V^T`` ``(m, n)``, exactly (:meth:`Trajectory.limit` of the
+        symmetrized problem): for a generic init, ``Y``'s best rank-``r`` approximation; with
+        weight decay ``gamma``, its singular values soft-thresholded, ``(s_i - gamma)_+``."""
+        w = self.symmetric.limit()
+        return 2.0 * w[: self.m, self.m :]
 
     @property
     def _xp(self) -> Any:
@@ -218,9 +244,15 @@ class AsymmetricTrajectory:
         return self._xp.linalg.svdvals(self.W(t))
 
     def loss(self, t: ArrayLike) -> Any:
-        """``1/2 ||Y - U V^T||_F^2``: float (NumPy) or 0-d array for scalar t, else ``(T,)``."""
+        """``1/2 ||Y - U V^T||_F^2`` (``+ gamma/2 (||U||_F^2 + ||V||_F^2)`` with weight decay):
+        float (NumPy) or 0-d array for scalar t, else ``(T,)``."""
         xp = self._xp
-        val = 0.5 * xp.sum((self.Y - self.W(t)) ** 2, axis=(-2, -1))
+        fu, fv = self._blocks(t)
+        val = 0.5 * xp.sum((self.Y - fu @ xp.matrix_transpose(fv)) ** 2, axis=(-2, -1))
+        if self.weight_decay:
+            val = val + 0.5 * self.weight_decay * (
+                xp.sum(fu**2, axis=(-2, -1)) + xp.sum(fv**2, axis=(-2, -1))
+            )
         if self.symmetric.backend == "numpy" and getattr(val, "ndim", 1) == 0:
             return float(val)
         return val
@@ -232,7 +264,9 @@ def closed_form_asymmetric(
     V0: ArrayLike,
     alpha: float,
     *,
-    rtol: float = LAMBDA_RTOL,
+    balance_rtol: float = LAMBDA_RTOL,
+    rtol: float | None = None,
+    weight_decay: float = 0.0,
 ) -> AsymmetricTrajectory:
     r"""Exact gradient flow of ``1/2 ||Y - U V^T||_F^2`` from a lambda-balanced init.
 
@@ -246,8 +280,21 @@ def closed_form_asymmetric(
         :func:`lambda_balanced_init`); ``U(0) = sqrt(alpha) U0``, ``V(0) = sqrt(alpha) V0``.
     alpha : float
         Initialization scale, ``alpha > 0`` (tested down to ``1e-100`` against mpmath).
-    rtol : float
-        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`).
+    balance_rtol : float
+        Relative tolerance of the lambda-balance check (see :data:`LAMBDA_RTOL`; at least
+        :data:`FLOAT32_BALANCE_RTOL` for float32 torch/JAX inits).
+    rtol : float, optional
+        Deprecated name of ``balance_rtol`` (everywhere else ``rtol`` is an ODE solver's
+        relative tolerance).
+    weight_decay : float
+        ``gamma >= 0`` (default 0): the loss ``+ gamma/2 (||U||_F^2 + ||V||_F^2)``. Its flow
+        ``U' = R V - gamma U``, ``V' = R^T U - gamma V`` makes the imbalance decay,
+        ``D(t) = e^{-2 gamma t} D(0)``: a *balanced* init (``lam0 = 0``) stays balanced and the
+        flow is the symmetrized one with target ``Ybar - gamma I`` (exact); singular values
+        ``s_i <= gamma`` are never learned and the product converges to ``Y`` with its singular
+        values soft-thresholded, ``(s_i - gamma)_+``. For ``lam0 != 0`` the symmetrized target
+        would be ``Ybar + lam0 e^{-2 gamma t} / 2 J - gamma I``, time-dependent: no closed form,
+        refused (docs/math.md §10).
 
     Returns
     -------
@@ -258,8 +305,9 @@ def closed_form_asymmetric(
     Raises
     ------
     ValueError
-        If the init is not lambda-balanced: there is no closed form then, use
-        :func:`mfflow.simulate_asymmetric_gf`.
+        If the init is not lambda-balanced, or is lambda-balanced with ``lam0 != 0`` and
+        ``weight_decay > 0``: there is no closed form then, use
+        :func:`mfflow.simulate_asymmetric_gf` (with ``weight_decay=``).
 
     Notes
     -----
@@ -285,6 +333,10 @@ def closed_form_asymmetric(
     >>> traj = closed_form_asymmetric(Y, U0, V0, alpha=1e-6)
     >>> traj.singular_values(40.0).round(8)
     array([3., 1.])
+    >>> U0, V0 = mfflow.balanced_init(2, 2, 2, seed=0)
+    >>> closed_form_asymmetric(Y, U0, V0, 1e-6, weight_decay=0.5).limit().round(8)
+    array([[2.5, 0. ],
+           [0. , 0.5]])
     """
     grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("V0", V0)) if needs_grad(x))
     if "U0" in grads or "V0" in grads:
@@ -295,17 +347,38 @@ def closed_form_asymmetric(
             "balance (where the flow has no closed form); gradients in Y, alpha and t are"
         )
     b = backend_of(Y=Y, U0=U0, V0=V0, alpha=alpha)
-    y, u0, v0 = as_pair(to_numpy(Y), to_numpy(U0), to_numpy(V0))
-    host_alpha = to_numpy(alpha)
+    y, u0, v0 = as_pair(to_numpy(Y, "Y"), to_numpy(U0, "U0"), to_numpy(V0, "V0"))
+    host_alpha = to_numpy(alpha, "alpha")
     a = as_alpha(host_alpha)
-    lam0 = lambda_of(u0, v0, rtol)
+    if rtol is not None:
+        warnings.warn(
+            "closed_form_asymmetric(rtol=) is deprecated: use balance_rtol= (rtol means an ODE "
+            "tolerance everywhere else)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        balance_rtol = rtol
+    name = "rtol" if rtol is not None else "balance_rtol"
+    tol = as_positive_scalar(balance_rtol, name)
+    if b.dtype_name == "float32":  # a float32 init is balanced only to float32 rounding
+        tol = max(tol, FLOAT32_BALANCE_RTOL)
+    lam0 = lambda_of(u0, v0, tol, name)
+    gamma = as_weight_decay(to_numpy(weight_decay, "weight_decay"))
+    if gamma and lam0 != 0.0:
+        raise ValueError(
+            f"weight_decay: the init is lambda-balanced with lam0 = {lam0:.6g} != 0 (U0, V0), and "
+            "weight decay makes the imbalance decay like e^{-2 weight_decay t}: the symmetrized "
+            "target Ybar + lam(t)/2 J - weight_decay I depends on t and the flow has no closed "
+            "form; simulate it: simulate_asymmetric_gf(Y, U0, V0, alpha, t, weight_decay=...), "
+            "or start from a balanced init (balanced_init)"
+        )
     m, n = y.shape
     z0 = b.asarray(np.concatenate([u0, v0], axis=0) / math.sqrt(2.0))
     if "Y" in grads or (needs_grad(alpha) and lam0 != 0.0):
         ybar = _symmetrized(b, b.asarray(Y), lam0 * b.asarray(alpha))
     else:
         ybar = b.asarray(symmetrized_target(y, a * lam0))
-    sym = closed_form(ybar, z0, alpha if needs_grad(alpha) else a)
+    sym = closed_form(ybar, z0, alpha if needs_grad(alpha) else a, weight_decay=gamma)
     return AsymmetricTrajectory(
         symmetric=sym,
         m=m,
@@ -314,6 +387,7 @@ def closed_form_asymmetric(
         lam=a * lam0,
         imbalance=a * imbalance(u0, v0),
         Y=b.asarray(Y),
+        weight_decay=gamma,
     )
 
 

@@ -12,7 +12,17 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import Seed, as_matrix, as_positive_int, as_positive_scalar, as_rng
+from ..validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
+    Seed,
+    as_finite_scalar,
+    as_matrix,
+    as_positive_int,
+    as_positive_scalar,
+    as_rng,
+    check_fits,
+)
 
 __all__ = ["balanced_init", "gaussian_pair_init", "lambda_balanced_init"]
 
@@ -65,6 +75,7 @@ def balanced_init(
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
+    check_fits((m + n, r), "m, n, r", copies=3)
     rng = as_rng(seed)
     k = min(m, n, r)
     c = rng.standard_normal((k, r)) / math.sqrt(r)
@@ -126,11 +137,8 @@ def lambda_balanced_init(
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
-    if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
-        raise TypeError(f"lam: expected a real number, got {type(lam).__name__} {lam!r}")
-    lam = float(lam)
-    if not math.isfinite(lam):
-        raise ValueError(f"lam: expected a finite number, got {lam!r}")
+    lam = as_finite_scalar(lam, "lam")
+    check_fits((m + n, r), "m, n, r", copies=3)
     if lam == 0.0:
         return balanced_init(m, n, r, seed)
     big, small = (m, n) if lam > 0 else (n, m)
@@ -175,8 +183,9 @@ def gaussian_pair_init(
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
     r = as_positive_int(r, "r")
-    su = as_positive_scalar(scale_u, "scale_u")
-    sv = as_positive_scalar(scale_v, "scale_v")
+    su = as_positive_scalar(scale_u, "scale_u", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+    sv = as_positive_scalar(scale_v, "scale_v", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+    check_fits((m + n, r), "m, n, r", copies=2)
     rng = as_rng(seed)
     u0 = su * rng.standard_normal((m, r)) / math.sqrt(r)
     v0 = sv * rng.standard_normal((n, r)) / math.sqrt(r)

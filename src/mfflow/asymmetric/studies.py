@@ -16,7 +16,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..curves import crossing_times
 from ..simulate import imbalance, simulate_asymmetric_gf
-from ..validation import Seed, as_alpha, as_matrix, as_positive_int, as_times
+from ..validation import (
+    Seed,
+    as_alpha,
+    as_finite_scalar,
+    as_matrix,
+    as_nonempty_times,
+    as_positive_int,
+    as_real,
+)
 from .exact import closed_form_asymmetric
 from .inits import balanced_init, lambda_balanced_init
 
@@ -33,7 +41,8 @@ FloatArray = NDArray[np.float64]
 def _default_times(sigma: FloatArray, alpha: float, count: int = 400) -> FloatArray:
     """A grid through every transition (``~log(sigma/alpha) / (2 sigma)``) and past it."""
     pos = sigma[sigma > 1e-12 * sigma[0]] if sigma[0] > 0 else sigma[:1] + 1.0
-    t_end = 1.6 * max(float(np.log(pos / alpha).max() / (2 * pos.min())), 1.0) + 4.0 / pos.min()
+    logs = np.log(pos) - math.log(alpha)  # pos / alpha overflows near the float64 minimum
+    t_end = 1.6 * max(float(logs.max() / (2 * pos.min())), 1.0) + 4.0 / pos.min()
     return np.linspace(0.0, t_end, count)
 
 
@@ -137,7 +146,7 @@ def imbalance_study(
     y = as_matrix(Y, "Y")
     mm, nn = y.shape
     a = as_alpha(alpha)
-    rho = np.atleast_1d(np.asarray(imbalances, dtype=np.float64))
+    rho = np.atleast_1d(as_real(imbalances, "imbalances"))
     if rho.ndim != 1 or rho.size == 0 or not np.all(np.isfinite(rho)):
         raise ValueError(f"imbalances: expected a non-empty 1-D array of finite values, got {rho}")
     if np.any(rho < 0) or np.any(rho >= 1):
@@ -149,7 +158,7 @@ def imbalance_study(
     if t is None:
         tt = _default_times(sig[: min(mm, nn)], a)
     else:
-        tt, _ = as_times(t)
+        tt = as_nonempty_times(t, "t")
         if np.any(np.diff(tt) <= 0):
             raise ValueError("t: expected an increasing time grid")
     ub, vb = balanced_init(mm, nn, width, seed, Y=y)
@@ -179,7 +188,7 @@ def imbalance_study(
         norms[i] = a * float(np.linalg.norm(imbalance(u0, v0), 2))
         res = simulate_asymmetric_gf(y, u0, v0, a, tt, rtol=rtol)
         w = res.W
-        dist[i] = float(np.max(np.linalg.norm(w - w_bal, axis=(1, 2)))) / ynorm
+        dist[i] = float(np.max(np.linalg.norm(w - w_bal, axis=(1, 2)))) / (ynorm or 1.0)
         curves[i] = np.linalg.svd(w, compute_uv=False)[:, :k]
         trans[i] = crossing_times(tt, curves[i], levels)
         with np.errstate(divide="ignore"):
@@ -265,10 +274,16 @@ def asymmetric_learning_curves(
     y = as_matrix(Y, "Y")
     mm, nn = y.shape
     a = as_alpha(alpha)
+    lam = as_finite_scalar(lam, "lam")
+    rho_ = as_finite_scalar(rho, "rho")
+    if not 0.0 <= rho_ < 1.0:
+        raise ValueError(f"rho: expected a relative imbalance in [0, 1), got {rho_!r}")
     width = min(mm, nn) if r is None else as_positive_int(r, "r")
     sig = np.linalg.svd(y, compute_uv=False)
     k = min(mm, nn, width)
-    tt = _default_times(sig, a) if t is None else as_times(t)[0]
+    tt = _default_times(sig, a) if t is None else as_nonempty_times(t, "t")
+    if np.any(np.diff(tt) <= 0):
+        raise ValueError("t: expected an increasing time grid")
     curves: dict[str, FloatArray] = {}
     exact: dict[str, bool] = {}
     ub, vb = balanced_init(mm, nn, width, seed, Y=y)
@@ -278,8 +293,8 @@ def asymmetric_learning_curves(
     label = f"lambda-balanced (lam0 = {lam:g})"
     curves[label] = closed_form_asymmetric(y, ul, vl, a).singular_values(tt)[:, :k]
     exact[label] = True
-    st = imbalance_study(y, a, [rho], r=width, seed=seed, t=tt)
-    label = f"unbalanced (rho = {rho:g})"
+    st = imbalance_study(y, a, [rho_], r=width, seed=seed, t=tt)
+    label = f"unbalanced (rho = {rho_:g})"
     curves[label] = st.singular_values[0]
     exact[label] = False
     return AsymmetricLearningCurves(t=tt, sigma=sig[:k], curves=curves, exact=exact, alpha=a)

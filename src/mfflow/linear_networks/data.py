@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import Seed, as_matrix, as_positive_int, as_rng
+from ..validation import Seed, as_dataset, as_matrix, as_positive_int, as_rng
 
 __all__ = [
     "WHITENING_TOL",
@@ -37,18 +37,6 @@ FloatArray = NDArray[np.float64]
 #: Inputs count as whitened when ``max|X X^T / P - I| <= WHITENING_TOL``: the rounding of a
 #: whitening transform (``~1e-15``), with room for data stored in float32-derived form.
 WHITENING_TOL = 1e-8
-
-
-def as_dataset(X: Any, Y: Any) -> tuple[FloatArray, FloatArray]:
-    """Checked ``X`` ``(d_in, P)`` and ``Y`` ``(d_out, P)`` (finite, real, same ``P``)."""
-    x = as_matrix(X, "X")
-    y = as_matrix(Y, "Y")
-    if y.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples (columns) to match X "
-            f"{x.shape}, got {y.shape}"
-        )
-    return x, y
 
 
 def as_whitened(X: Any, name: str = "X", tol: float = WHITENING_TOL) -> FloatArray:

@@ -61,11 +61,11 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from ..backend import backend_of, needs_grad, to_host, to_numpy
-from ..validation import as_alpha
+from ..validation import as_alpha, as_weight_decay
 from .differentiable import check_differentiable, differentiable_arrays
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
 from .spectrum import AccuracyWarning
-from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor
+from .structure import RANK_RTOL, SPECTRAL_RTOL, Structure, analyze, echelon_factor, is_factored
 from .trajectory import LT_MAX, Trajectory, TrajectoryBatch
 
 __all__ = [
@@ -93,8 +93,9 @@ def closed_form(
     *,
     spectral: bool | None = None,
     structure: Structure | None = None,
+    weight_decay: float | None = None,
 ) -> Trajectory:
-    r"""Exact gradient-flow trajectory of ``L(U) = 1/4 ||Y - U U^T||_F^2``.
+    r"""Exact gradient-flow trajectory of ``L(U) = 1/4 ||Y - U U^T||_F^2 (+ gamma/2 ||U||_F^2)``.
 
     Parameters
     ----------
@@ -116,6 +117,15 @@ def closed_form(
         (``analyze(Y, U0, spectral=False)`` when ``Y`` or ``U0`` carry gradients). Needed to
         build the trajectory *inside* ``jax.jit``, where ``Y`` and ``U0`` have no values yet:
         the structure (shapes, path) is then static and only the numbers are traced.
+    weight_decay : float, optional
+        ``gamma >= 0`` (default 0): the loss gets ``+ gamma/2 ||U||_F^2`` and the flow becomes
+        ``dU/dt = (Y - U U^T) U - gamma U = ((Y - gamma I) - U U^T) U``, the plain flow with
+        target ``Y - gamma I``: eigenvalues shift by ``-gamma`` (``traj.lam``), modes with
+        ``lam_i <= gamma`` are never learned, the others at ``log(1/alpha) / (2 (lam_i - gamma))``,
+        and ``W(inf)`` is the positive part of ``Y - gamma I`` (docs/math.md §10). Exact for
+        every path, including a factored target (whose complement directions then carry
+        ``-gamma``). With ``structure``, it must match ``structure.weight_decay`` (``None``
+        takes the structure's).
 
     Returns
     -------
@@ -161,11 +171,21 @@ def closed_form(
     >>> traj = mfflow.closed_form(Y, U0, alpha=1e-8)
     >>> traj.eigvals(50.0).round(6)
     array([3., 2., 1.])
+    >>> mfflow.closed_form(Y, U0, 1e-8, weight_decay=1.5).eigvals(80.0).round(6)
+    array([1.5, 0.5, 0. ])
     """
+    if needs_grad(weight_decay):
+        raise ValueError(
+            "weight_decay: gradients with respect to the weight decay are not provided; pass a "
+            "plain number (the flow with target Y - gamma I: differentiate in Y instead)"
+        )
+    factored = is_factored(Y)
+    if isinstance(Y, tuple) and not factored:
+        Y = list(Y)  # a tuple of rows is a matrix; a pair (basis (n, K), values) a factor
     grads = tuple(name for name, x in (("Y", Y), ("U0", U0), ("alpha", alpha)) if needs_grad(x))
-    if isinstance(Y, tuple) and any(needs_grad(y) for y in Y):
+    if factored and any(needs_grad(y) for y in Y):
         grads = ("Y", *grads)
-    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if isinstance(Y, tuple) else {"Y": Y}
+    parts = {f"Y[{i}]": y for i, y in enumerate(Y)} if factored else {"Y": Y}
     backend = backend_of(**parts, U0=U0, alpha=alpha)
     shaped = "Y" in grads or "U0" in grads
     if shaped and spectral is True:
@@ -174,26 +194,36 @@ def closed_form(
             "gradients and the spectral formula has no derivative off the diagonal"
         )
     if structure is None:
-        host_y = tuple(to_host(y) for y in Y) if isinstance(Y, tuple) else to_host(Y)
+        host_y = tuple(to_host(y) for y in Y) if factored else to_host(Y)
         host_u = to_host(U0)
-        abstract_y = any(y is None for y in host_y) if isinstance(host_y, tuple) else host_y is None
-        if host_u is None or abstract_y:
+        pairs = [*zip(Y, host_y, strict=True)] if factored else [(Y, host_y)]
+        # None from to_host means an abstract JAX value (a None input is refused by analyze)
+        abstract = any(h is None and x is not None for x, h in [*pairs, (U0, host_u)])
+        if abstract:
             raise ValueError(
                 "structure: Y and U0 are abstract (under jax.jit) and the set-up needs their "
                 "values; pass structure=mfflow.riccati.analyze(Y, U0, spectral=False) computed "
                 "outside jit (static), or build the trajectory outside jit and jit its methods"
             )
         basis_tol = 1e-5 if backend.dtype_name == "float32" else 1e-10
-        structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol)
+        gamma = 0.0 if weight_decay is None else as_weight_decay(to_numpy(weight_decay))
+        structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol, gamma)
     elif not isinstance(structure, Structure):
         raise TypeError(f"structure: expected a Structure from analyze(), got {structure!r}")
-    check_differentiable(structure, grads, isinstance(Y, tuple))
+    elif weight_decay is not None and (
+        as_weight_decay(to_numpy(weight_decay, "weight_decay")) != structure.weight_decay
+    ):
+        raise ValueError(
+            f"weight_decay: {weight_decay!r} differs from the structure's "
+            f"{structure.weight_decay!r}; build it with analyze(..., weight_decay=) or omit one"
+        )
+    check_differentiable(structure, grads, factored)
     arrays = None
     if shaped:
         arrays = differentiable_arrays(backend, structure, Y if "Y" in grads else None, U0)
     if "alpha" in grads:
         host_alpha = to_host(alpha)
-        a = as_alpha(host_alpha) if host_alpha is not None else math.nan
+        a = as_alpha(host_alpha) if host_alpha is not None else math.nan  # None: abstract
         log_alpha = backend.xp.log(backend.asarray(alpha))
         return Trajectory(structure, a, backend, grads, arrays, log_alpha)
-    return Trajectory(structure, as_alpha(to_numpy(alpha)), backend, grads, arrays)
+    return Trajectory(structure, as_alpha(to_numpy(alpha, "alpha")), backend, grads, arrays)

@@ -6,7 +6,8 @@ or ``U0`` carry gradients (a torch tensor with ``requires_grad``, a JAX value un
 on the host, from detached float64 copies (or given, under ``jax.jit``), but every number the
 evaluation uses is recomputed from the inputs with differentiable operations of their namespace:
 
-* ``lam, Phi = eigh(Y)`` (descending), when ``Y`` carries a gradient (else the host's, constant);
+* ``lam, Phi = eigh(Y)`` (descending, minus the weight decay ``gamma``), when ``Y`` carries a
+  gradient (else the host's, constant);
 * ``U~0 = Phi^T U0`` and ``L = R^T`` from the reduced QR ``U~0^T = Q R``;
 
 so autograd / ``jax.grad`` see the closed form as a smooth function of ``(Y, U0, alpha, t)``
@@ -48,8 +49,11 @@ def check_differentiable(
         )
     if not shaped:
         return
-    if structure.path != "dense":  # pragma: no cover - the caller builds the dense structure
-        raise AssertionError("differentiable builds use the dense path")
+    if structure.path != "dense":  # only reachable with a structure= built for the spectral path
+        raise ValueError(
+            f"structure: {', '.join(shaped)} carry gradients, which need the dense path; pass "
+            "structure=mfflow.riccati.analyze(Y, U0, spectral=False)"
+        )
     if "Y" in grads:
         lam = structure.lam
         for start, stop in eig_clusters(lam, eig_tol(lam)):
@@ -60,8 +64,7 @@ def check_differentiable(
                     "of its eigenvectors is singular there; perturb Y to split it, or take "
                     "gradients with respect to U0, alpha or t only"
                 )
-    assert structure.L is not None
-    L = structure.L
+    L = structure.factor
     m = L.shape[1]
     plain = m == min(L.shape[0], structure.r) and np.all(np.abs(np.diag(L[:m])) > 0)
     if not plain:
@@ -88,6 +91,8 @@ def differentiable_arrays(
     if Y is not None:
         y = b.asarray(Y)
         lam, phi = _eigh_descending(b, 0.5 * (y + xp.matrix_transpose(y)))
+        if structure.weight_decay:
+            lam = lam - structure.weight_decay  # the flow's target is Y - gamma I
     else:
         lam, phi = b.asarray(structure.lam), b.asarray(structure.Phi)
     ut = xp.matrix_transpose(phi) @ b.asarray(U0)

@@ -36,6 +36,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from ..backend import Backend
 from .lapack import solve_scaled
 
@@ -231,6 +233,8 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
     (T, d, m) array
         Entries whose exact value is below the normal range are exactly 0.
     """
+    if b.name == "numpy":
+        return _dense_factor_numpy(b, lam, L, log_alpha, t)
     xp = b.xp
     d, m = L.shape
     with b.errstate():
@@ -258,3 +262,51 @@ def dense_factor(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
             start = _at_start(b, L, A1, A3, la, t[sl])
             parts.append(xp.where(at_zero[:, None, None], start, F))
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def _dense_factor_numpy(b: Backend, lam: Any, L: Any, log_alpha: Any, t: Any) -> Any:
+    """:func:`dense_factor` on NumPy, bitwise equal to the generic path, with less work.
+
+    The generic path evaluates ``exp`` on every entry of the ``(k, d, m)`` exponent array,
+    allocates a fresh array per elementwise step, and builds the first-order start
+    (``L L^T L``, an ``O(d m^2)`` product, and a ``(k, d, m)`` array) for every chunk. Here
+    ``exp`` runs only where its value is kept (``L != 0`` and above ``log_tiny``: about half
+    the entries, ``L`` being lower echelon), the steps run in place, and the start is built
+    only for the times ``t = 0`` of the chunk. On a CPU without vectorized float64 ``exp`` these
+    elementwise passes cost as much as the ``m x m`` solves themselves.
+    """
+    d, m = L.shape
+    with b.errstate():
+        nonzero = L != 0.0
+        log_abs_l = np.where(nonzero, np.log(np.abs(np.where(nonzero, L, 1.0))), -np.inf)
+        sign = np.sign(L)
+        per_point = not isinstance(log_alpha, int | float)
+        parts = []
+        for sl in chunks(t.shape[0], 8 * 3 * d * max(m, 1)):
+            la = log_alpha[sl][:, None] if per_point else float(log_alpha)
+            ts, at_zero = _safe_times(b, t[sl])
+            phi = log_frac(b, lam, ts)  # (k, d)
+            # halved log-terms, as in _scaled: 0.5 z_kj = max(lam, 0) t + 0.5 phi + log|L_kj|
+            x = (np.maximum(lam, 0.0)[None, :] * ts[:, None] + 0.5 * phi)[:, :, None] + log_abs_l
+            z0h = -0.5 * la
+            refh = np.max(x, axis=1)
+            refh = np.maximum(refh, np.zeros_like(refh) + z0h)
+            x -= refh[:, None, :]
+            keep = x >= b.log_tiny
+            keep &= nonzero
+            R = np.zeros_like(x)
+            np.exp(x, out=R, where=keep)
+            R *= sign
+            e0 = flushed_exp(b, 2.0 * (z0h - refh))
+            row = flushed_exp(b, np.minimum(lam, 0.0)[None, :] * ts[:, None] - 0.5 * phi)
+            P = np.multiply(R, row[:, :, None], out=x)
+            P[np.abs(P) < b.tiny] = 0.0
+            F = solve_scaled(R, e0, P)  # in place on P
+            F[np.abs(F) < b.tiny] = 0.0
+            if np.any(at_zero):
+                la0 = la[at_zero] if per_point else la
+                A1 = lam[:, None] * L
+                A3 = L @ (L.T @ L)
+                F[at_zero] = _at_start(b, L, A1, A3, la0, t[sl][at_zero])
+            parts.append(F)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)

@@ -20,6 +20,15 @@ Everything here runs once per problem in float64 NumPy on the host (docs/math.md
    **dense** otherwise. A randomized probe of the couplings between clusters (``O(d r)``)
    rejects most dense inits before anything ``d x d`` is formed; a spectral candidate is
    verified exactly (one ``d x d`` Gram matrix) and needs no QR.
+
+**Weight decay** ``+ gamma/2 ||U||_F^2`` (docs/math.md §10) makes the flow
+``U' = ((Y - gamma I) - U U^T) U``: the same problem with every eigenvalue shifted by
+``-gamma``. The eigenbasis, the cluster rotation, the init's factor and the path are those of
+``Y`` (decided before the shift, so they do not depend on ``gamma``); only ``lam`` becomes
+``lam - gamma``. For a factored target the reduction stays exact: ``span(basis, U0)`` is
+invariant under ``Y - gamma I`` as under ``Y``, so ``U(t)`` never leaves it; the directions of
+that subspace outside ``basis`` get the eigenvalue ``-gamma`` (not ``0``), and on its orthogonal
+complement ``W(t) = 0`` as before.
 """
 
 from __future__ import annotations
@@ -31,9 +40,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..linalg import eig_clusters, eig_tol, eigh_descending
-from ..validation import as_init, as_matrix, as_symmetric
+from ..validation import as_init, as_matrix, as_real, as_symmetric, as_vector, as_weight_decay
 
-__all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor"]
+__all__ = ["RANK_RTOL", "SPECTRAL_RTOL", "Structure", "analyze", "echelon_factor", "is_factored"]
 
 FloatArray = NDArray[np.float64]
 Path = Literal["spectral", "dense"]
@@ -62,6 +71,8 @@ class Structure:
         init does not touch).
     r : int
         Number of columns of ``U0``.
+    weight_decay : float
+        ``gamma >= 0``: ``lam`` holds the eigenvalues of ``Y - gamma I`` (those of ``Y`` when 0).
     """
 
     lam: FloatArray
@@ -70,6 +81,46 @@ class Structure:
     L: FloatArray | None
     scales: FloatArray | None
     r: int
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        # a Structure comes from analyze(); one built by hand is checked (no assert: -O safe)
+        if self.path not in ("spectral", "dense"):
+            raise ValueError(f"path: expected 'spectral' or 'dense', got {self.path!r}")
+        need = "scales" if self.path == "spectral" else "L"
+        if not isinstance(getattr(self, need), np.ndarray):
+            raise TypeError(f"{need}: the {self.path} path needs an array, got None")
+        d = np.shape(self.lam)[0] if np.ndim(self.lam) == 1 else -1
+        if d < 0 or np.shape(self.Phi)[1:] != (d,) or np.shape(getattr(self, need))[0] != d:
+            raise ValueError(
+                "Structure: inconsistent shapes (build it with mfflow.riccati.analyze(Y, U0))"
+            )
+
+    @property
+    def factor(self) -> FloatArray:
+        """The dense path's ``L`` ``(d, m)`` (a ``ValueError`` on the spectral path)."""
+        if self.L is None:
+            raise ValueError("L: the spectral path has scales, not a factor L")
+        return self.L
+
+    @property
+    def spectral_scales(self) -> FloatArray:
+        """The spectral path's scales ``(d,)`` (a ``ValueError`` on the dense path)."""
+        if self.scales is None:
+            raise ValueError("scales: the dense path has a factor L, not scales")
+        return self.scales
+
+
+def is_factored(Y: Any) -> bool:
+    """Whether ``Y`` is a target given as a factor ``(basis (n, K), values (K,))``: a tuple whose
+    first item is 2-D. A tuple of rows (first item 1-D) is a matrix."""
+    return isinstance(Y, tuple) and len(Y) > 0 and np.ndim(_shape_only(Y[0])) == 2
+
+
+def _shape_only(x: Any) -> Any:
+    """Something with ``x``'s number of dimensions (torch/JAX arrays without converting)."""
+    ndim = getattr(x, "ndim", None)
+    return np.empty((0,) * ndim) if isinstance(ndim, int) else x
 
 
 def echelon_factor(ut: FloatArray) -> FloatArray:
@@ -153,7 +204,12 @@ def _low_rank_target(Y: tuple[Any, ...], basis_tol: float) -> tuple[FloatArray, 
         )
     basis = as_matrix(Y[0], "Y[0] (basis)")
     n, k = basis.shape
-    values = np.asarray(as_matrix(np.reshape(np.asarray(Y[1]), (1, -1)), "Y[1] (values)"))[0]
+    raw = as_real(Y[1], "Y[1] (values)")
+    if raw.ndim > 1 or raw.size != k:
+        raise ValueError(
+            f"Y[1] (values): expected shape ({k},) to match the basis, got {np.shape(raw)}"
+        )
+    values = as_vector(np.atleast_1d(raw), "Y[1] (values)")
     if values.shape != (k,):
         raise ValueError(
             f"Y[1] (values): expected shape ({k},) to match the basis, got {np.shape(Y[1])}"
@@ -200,20 +256,20 @@ def _rotate_clusters(lam: FloatArray, Phi: FloatArray, ut: FloatArray) -> None:
     """In place: within each cluster of equal eigenvalues, rotate ``Phi`` (and ``ut``) so that
     the cluster's rows of ``ut`` are orthogonal, with descending norms.
 
-    The rotation diagonalizes the cluster's block of ``W~0`` (``c x c``, an ``eigh``); a block
-    that is diagonal already (to rounding, e.g. an init built in this very eigenbasis) is left
-    as it is, so a large degenerate eigenspace (the null space of a low-rank ``Y``) costs one
-    ``c x c`` Gram matrix, not a decomposition.
+    Rows that are orthogonal already (to rounding: a spectral init, an init built in this very
+    eigenbasis, the null space of a low-rank ``Y``) are only sorted; otherwise the cluster's
+    block of ``W~0`` (``c x c``) is diagonalized by an ``eigh``.
     """
     for start, stop in eig_clusters(lam, eig_tol(lam)):
         if stop - start > 1:
             block = ut[start:stop]
             gram = block @ block.T
-            diag = np.diag(gram).copy()
-            off = gram - np.diag(diag)
-            if float(np.max(np.abs(off))) <= 8 * _EPS * (stop - start) * max(
-                float(diag.max()), 0.0
-            ):
+            norms = np.diag(gram).copy()
+            tol = RANK_RTOL * max(block.shape) * float(norms.max())
+            if float(np.max(np.abs(gram - np.diag(norms)))) <= tol:
+                order = np.argsort(-norms, kind="stable")
+                Phi[:, start:stop] = Phi[:, start:stop][:, order]
+                ut[start:stop] = block[order]
                 continue
             _, v = np.linalg.eigh(0.5 * (gram + gram.T))
             v = v[:, ::-1]
@@ -266,6 +322,7 @@ def analyze(
     U0: ArrayLike,
     spectral: bool | None = None,
     basis_tol: float = 1e-10,
+    weight_decay: float = 0.0,
 ) -> Structure:
     """The set-up of :func:`mfflow.closed_form` on host float64 arrays.
 
@@ -277,14 +334,17 @@ def analyze(
         ``None`` detects, ``True`` requires, ``False`` refuses the spectral path.
     basis_tol : float
         Orthonormality tolerance of a factored target's basis.
+    weight_decay : float
+        ``gamma >= 0``: the structure of the flow with target ``Y - gamma I`` (module docstring).
 
     Returns
     -------
     Structure
     """
+    gamma = as_weight_decay(weight_decay)
     if spectral is not None and not isinstance(spectral, bool | np.bool_):
         raise TypeError(f"spectral: expected None, True or False, got {spectral!r}")
-    if isinstance(Y, tuple):
+    if is_factored(Y):
         basis, values = _low_rank_target(Y, basis_tol)
         u0 = as_init(U0, basis.shape[0], "U0")
         lam, phi = _reduced_basis(basis, values, u0)
@@ -294,14 +354,16 @@ def analyze(
         lam, phi = eigh_descending(y)
     ut = phi.T @ u0  # (d, r)
     r = u0.shape[1]
+    scales = None
     if spectral is not False and _cross_cluster_coupling(lam, ut) <= 1e-8:
         _rotate_clusters(lam, phi, ut)
         scales = _exact_scales(ut, SPECTRAL_RTOL)
-        if scales is not None:
-            return Structure(lam, phi, "spectral", None, scales, r)
+    shifted = lam - gamma if gamma else lam  # after the decisions, none of which depends on gamma
+    if scales is not None:
+        return Structure(shifted, phi, "spectral", None, scales, r, gamma)
     if spectral is True:
         raise ValueError(
             "U0: spectral=True but Phi^T U0 U0^T Phi is not diagonal (relative off-diagonal "
             f"> {SPECTRAL_RTOL:g}); pass spectral=None or False for a general init"
         )
-    return Structure(lam, phi, "dense", echelon_factor(ut), None, r)
+    return Structure(shifted, phi, "dense", echelon_factor(ut), None, r, gamma)

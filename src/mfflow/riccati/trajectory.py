@@ -21,7 +21,14 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
-from ..validation import as_alpha, as_positive_int, as_symmetric, as_times
+from ..validation import (
+    MAGNITUDE_MAX,
+    as_alpha,
+    as_positive_int,
+    as_symmetric,
+    as_times,
+    check_bytes,
+)
 from .kernel import chunks, dense_factor, spectral_residuals, spectral_values
 from .spectrum import factor_eigvals
 from .structure import Path, Structure
@@ -74,28 +81,36 @@ class Trajectory:
             )
         if self._log_alpha is None:
             object.__setattr__(self, "alpha", as_alpha(self.alpha))
+            check_initial_scale(self.structure, self.alpha)
         b, st = self.backend_info, self.structure
         dev: dict[str, Any] = {"lam": b.asarray(st.lam), "Phi": b.asarray(st.Phi)}
         if st.path == "spectral":
-            assert st.scales is not None
-            keep = np.flatnonzero(st.scales > 0)
+            scales = st.spectral_scales
+            keep = np.flatnonzero(scales > 0)
             select = np.zeros((st.lam.size, keep.size))
             select[keep, np.arange(keep.size)] = 1.0
             with np.errstate(divide="ignore"):
-                dev["log_s"] = b.asarray(np.log(st.scales))
+                dev["log_s"] = b.asarray(np.log(scales))
             dev["select"] = b.asarray(select)
             dev["keep"] = keep
         else:
-            assert st.L is not None
-            dev["L"] = b.asarray(st.L)
+            dev["L"] = b.asarray(st.factor)
         dev.update(self._arrays or {})
         object.__setattr__(self, "_dev", dev)
 
     # ---- what the set-up found ----------------------------------------------------------------
     @property
     def lam(self) -> FloatArray:
-        """Eigenvalues of ``Y`` on the basis ``Phi``, descending: ``(d,)``."""
+        """Eigenvalues of the flow's target on the basis ``Phi``, descending: ``(d,)``.
+
+        Those of ``Y``, or of ``Y - weight_decay I`` with weight decay (the rates of the flow).
+        """
         return self.structure.lam
+
+    @property
+    def weight_decay(self) -> float:
+        """``gamma >= 0`` of the loss term ``gamma/2 ||U||_F^2`` (0: the paper's loss)."""
+        return self.structure.weight_decay
 
     @property
     def Phi(self) -> FloatArray:
@@ -141,10 +156,8 @@ class Trajectory:
     def rank(self) -> int:
         """``m``: columns of the factor, ``rank W(t) = rank W0 = m`` for every ``t``."""
         if self.path == "spectral":
-            assert self.scales is not None
-            return int(np.count_nonzero(self.scales > 0))
-        assert self.L is not None
-        return int(self.L.shape[1])
+            return int(np.count_nonzero(self.structure.spectral_scales > 0))
+        return int(self.structure.factor.shape[1])
 
     @cached_property
     def init_singular_values(self) -> FloatArray:
@@ -154,19 +167,18 @@ class Trajectory:
         """
         out = np.zeros(min(self.dim, self.structure.r))
         if self.path == "spectral":
-            assert self.scales is not None
-            s = np.sort(np.sqrt(self.scales))[::-1][: out.size]
+            s = np.sort(np.sqrt(self.structure.spectral_scales))[::-1][: out.size]
         else:
-            assert self.L is not None
-            s = np.linalg.svd(self.L, compute_uv=False) if self.L.shape[1] else np.zeros(0)
+            L = self.structure.factor
+            s = np.linalg.svd(L, compute_uv=False) if L.shape[1] else np.zeros(0)
         out[: s.size] = s
         return out
 
     @property
     def Y(self) -> Any:
-        """The target ``Phi diag(lam) Phi^T``, ``(n, n)`` (formed on request only; from the
-        differentiable set-up when ``Y`` carries a gradient)."""
-        phi, lam = self._dev["Phi"], self._dev["lam"]
+        """The target ``Phi diag(lam + weight_decay) Phi^T``, ``(n, n)`` (formed on request only;
+        from the differentiable set-up when ``Y`` carries a gradient)."""
+        phi, lam = self._dev["Phi"], self._dev["lam"] + self.weight_decay
         return (phi * lam[None, :]) @ self.backend_info.xp.matrix_transpose(phi)
 
     def with_alpha(self, alpha: float) -> Trajectory:
@@ -194,6 +206,8 @@ class Trajectory:
         b = self.backend_info
         if b.name != "numpy":
             where += f", evaluated by {b.name} ({b.dtype_name}, {b.device})"
+        if self.weight_decay:
+            where += f", weight decay {self.weight_decay:g} (target Y - {self.weight_decay:g} I)"
         return f"{what}, {where}"
 
     # ---- evaluation machinery ---------------------------------------------------------------
@@ -201,8 +215,11 @@ class Trajectory:
         """``(times, host_times, scalar)``: ``times`` 1-D in the backend (keeping a torch graph or
         a JAX trace), ``host_times`` its checked float64 copy (``None`` when abstract)."""
         b = self.backend_info
-        host = to_host(t)
-        if host is None:  # an abstract JAX value (jit): its shape is all there is to check
+        try:
+            host = to_host(t)
+        except TypeError as exc:
+            raise TypeError(f"t: {exc}") from None
+        if host is None and t is not None:  # abstract (jax.jit): only its shape can be checked
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
             native = b.xp.reshape(b.asarray(t), (-1,))
@@ -229,14 +246,18 @@ class Trajectory:
     def _factor_eig(self, tx: Any, la: Any) -> Any:
         """``F~(t)`` ``(k, d, m)`` with ``W~ = F~ F~^T`` (backend arrays)."""
         b, dev = self.backend_info, self._dev
-        xp = b.xp
         if self.path == "spectral":
-            vals = spectral_values(b, dev["lam"], self._log_scale(la), tx)
-            keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
-            pos = keep > 0.0
-            root = xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
-            return root[:, None, :] * dev["select"][None, :, :]
+            return self._spectral_root(tx, la)[:, None, :] * dev["select"][None, :, :]
         return dense_factor(b, dev["lam"], dev["L"], la, tx)
+
+    def _spectral_root(self, tx: Any, la: Any) -> Any:
+        """Spectral path: ``sqrt(sigma_i(t))`` of the touched modes, ``(k, m)``."""
+        b, dev = self.backend_info, self._dev
+        xp = b.xp
+        vals = spectral_values(b, dev["lam"], self._log_scale(la), tx)
+        keep = xp.take(vals, b.index(dev["keep"]), axis=1)  # > 0 or flushed to 0
+        pos = keep > 0.0
+        return xp.where(pos, xp.sqrt(xp.where(pos, keep, xp.ones_like(keep))), 0.0 * keep)
 
     def _evaluate(
         self,
@@ -257,6 +278,8 @@ class Trajectory:
         xp = b.xp
         native, _, scalar = self._times(t)
         T = native.shape[0]
+        points = T * (1 if alphas is None else alphas.size)
+        check_bytes(points * bytes_per_time // 4, "t", f"the result at {points} points")
         if alphas is None:
             pts, la_all = native, None
         else:
@@ -289,16 +312,25 @@ class Trajectory:
     def _bytes(self, *shape: int) -> int:
         return 8 * math.prod(shape) * 4
 
+    def _curve_bytes(self, width: int) -> int:
+        """Bytes per time point of a per-mode output (``mode_values``, ``eigvals``, ``loss``):
+        ``O(d)`` on the spectral path, which forms no matrix, ``O(d width)`` on the dense path."""
+        return self._bytes(self.dim) if self.path == "spectral" else self._bytes(self.dim, width)
+
     # ---- evaluations, one per output (each is ``fn(times, log_alphas)``) ------------------------
     def _W_eig(self, tx: Any, la: Any) -> Any:
         f = self._factor_eig(tx, la)
         return f @ self.backend_info.xp.matrix_transpose(f)
 
     def _W(self, tx: Any, la: Any) -> Any:
-        f = self._dev["Phi"] @ self._factor_eig(tx, la)
+        f = self._factor(tx, la)
         return f @ self.backend_info.xp.matrix_transpose(f)
 
     def _factor(self, tx: Any, la: Any) -> Any:
+        if self.path == "spectral":  # Phi's touched columns scaled: O(n m), not O(n d m)
+            b, dev = self.backend_info, self._dev
+            phi = b.xp.take(dev["Phi"], b.index(dev["keep"]), axis=1)
+            return phi[None, :, :] * self._spectral_root(tx, la)[:, None, :]
         return self._dev["Phi"] @ self._factor_eig(tx, la)
 
     def _mode_values(self, tx: Any, la: Any) -> Any:
@@ -323,13 +355,17 @@ class Trajectory:
     def _loss(self, tx: Any, la: Any) -> Any:
         b, dev = self.backend_info, self._dev
         xp = b.xp
+        g = self.weight_decay
         if self.path == "spectral":
             res = spectral_residuals(b, dev["lam"], self._log_scale(la), tx)
-            return 0.25 * xp.sum(res**2, axis=1)
+            # per mode 1/4 (lam + g - s)^2 + g s / 2 = 1/4 (lam - s)^2 + g^2 / 4 + g lam / 2
+            shift = xp.sum(0.25 * g * g + 0.5 * g * dev["lam"]) if g else 0.0
+            return 0.25 * xp.sum(res**2, axis=1) + shift
         f = self._factor_eig(tx, la)
         eye = xp.eye(self.dim, dtype=b.dtype, device=b.device)
-        w = f @ xp.matrix_transpose(f) - eye * dev["lam"][None, :]
-        return 0.25 * xp.sum(w**2, axis=(1, 2))
+        w = f @ xp.matrix_transpose(f) - eye * (dev["lam"] + g)[None, :]
+        out = 0.25 * xp.sum(w**2, axis=(1, 2))
+        return out + 0.5 * g * xp.sum(f * f, axis=(1, 2)) if g else out
 
     def _distance(self, tx: Any, la: Any, zb: Any, ord: Literal[2, "fro"]) -> Any:
         xp = self.backend_info.xp
@@ -339,7 +375,7 @@ class Trajectory:
         return xp.sqrt(xp.sum(diff**2, axis=(1, 2)))
 
     def _distance_target(self, Z: ArrayLike, ord: Any) -> Any:
-        z = as_symmetric(to_numpy(Z), "Z")
+        z = as_symmetric(to_numpy(Z, "Z"), "Z")
         if z.shape != (self.n, self.n):
             raise ValueError(f"Z: expected shape ({self.n}, {self.n}), got {z.shape}")
         if ord not in (2, "fro"):
@@ -370,13 +406,19 @@ class Trajectory:
         """
         return self._evaluate(t, self._factor, self._bytes(self.n, max(self.rank, 1)))
 
+    def factor_eig(self, t: ArrayLike) -> Any:
+        """``F~(t)`` ``(d, m)`` (or ``(T, d, m)``) with ``W~(t) = F~ F~^T``: :meth:`factor` in the
+        basis ``Phi`` (``factor = Phi @ factor_eig``), without the ``O(n d m)`` map back to
+        ``R^n``: what quantities of ``W`` that are cheap in the eigenbasis are computed from."""
+        return self._evaluate(t, self._factor_eig, self._bytes(self.dim, max(self.rank, 1)))
+
     def mode_values(self, t: ArrayLike) -> Any:
         """Components ``u_i^T W(t) u_i`` along the columns of ``Phi``: ``(d,)`` or ``(T, d)``.
 
         Ordered like ``lam`` (descending). Under a spectral init these are the decoupled learning
         curves ``sigma_{i,W}(t)`` of eq. 7; in general, the diagonal of ``W~(t)``.
         """
-        return self._evaluate(t, self._mode_values, self._bytes(self.dim, max(self.rank, 1)))
+        return self._evaluate(t, self._mode_values, self._curve_bytes(max(self.rank, 1)))
 
     def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
         """Eigenvalues of ``W(t)`` (= its singular values, ``W`` is PSD), descending.
@@ -397,18 +439,20 @@ class Trajectory:
         return self._evaluate(
             t,
             lambda tx, la: self._eigvals(tx, la, kk, algo),
-            self._bytes(self.dim, max(self.rank, 1)),
+            self._curve_bytes(max(self.rank, 1)),
         )
 
     def loss(self, t: ArrayLike) -> Any:
         r"""The paper's loss ``1/4 ||Y - W(t)||_F^2``: float for scalar t, else ``(T,)``.
 
+        With weight decay ``gamma``, the loss the flow descends,
+        ``1/4 ||Y - W||_F^2 + gamma/2 ||U||_F^2 = 1/4 ||Y - W||_F^2 + gamma/2 tr W``.
         Computed in the eigenbasis, ``1/4 ||diag(lam) - W~(t)||_F^2``. On the spectral path each
         mode's residual ``lam_i - sigma_i(t)`` comes from the cancellation-free closed form; on
         the dense path the difference is formed, so the loss of a converged run is accurate
         absolutely (to ``~1e-16 ||Y||^2``), not relatively.
         """
-        val = self._evaluate(t, self._loss, self._bytes(self.dim, max(self.dim, self.rank)))
+        val = self._evaluate(t, self._loss, self._curve_bytes(max(self.dim, self.rank)))
         return _scalar_or_array(val, self.backend_info)
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
@@ -477,12 +521,10 @@ class Trajectory:
         tol_lam = eig_tol(self.lam)
         w = np.zeros((d, d))
         if self.path == "spectral":
-            assert self.scales is not None
-            keep = (self.lam > tol_lam) & (self.scales > 0)
+            keep = (self.lam > tol_lam) & (self.structure.spectral_scales > 0)
             w[np.diag_indices(d)] = np.where(keep, self.lam, 0.0)
         else:
-            assert self.L is not None
-            L = self.L
+            L = self.structure.factor
             m = L.shape[1]
             tol = 8 * max(d, m) * eps * max(float(np.max(np.abs(L))) if L.size else 0.0, 1e-300)
             used = np.zeros((m, 0))
@@ -500,9 +542,25 @@ class Trajectory:
         return self.backend_info.asarray(self.Phi @ w @ self.Phi.T)
 
 
+def check_initial_scale(structure: Structure, alpha: float, name: str = "alpha") -> None:
+    """Refuse (naming ``alpha``) an initial product ``alpha U0 U0^T`` beyond
+    :data:`~mfflow.validation.MAGNITUDE_MAX`: the loss squares it."""
+    if structure.path == "spectral":
+        top = float(np.max(structure.spectral_scales)) if structure.lam.size else 0.0
+    else:
+        L = structure.factor
+        top = float(np.max(np.einsum("ij,ij->i", L, L))) if L.size else 0.0
+    if alpha * top > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: the initial product alpha U0 U0^T reaches {alpha * top:.3g} "
+            f"(alpha = {alpha:.3g}), beyond {MAGNITUDE_MAX:g}: the loss squares it; use a "
+            "smaller alpha or a smaller init"
+        )
+
+
 def as_alphas(alphas: Any) -> FloatArray:
     """A non-empty 1-D array of scales ``alpha > 0`` (each checked like ``alpha``)."""
-    arr = np.atleast_1d(np.asarray(to_numpy(alphas), dtype=object))
+    arr = np.atleast_1d(np.asarray(to_numpy(alphas, "alphas"), dtype=object))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"alphas: expected a non-empty 1-D array of scales, got shape {arr.shape}")
     return np.array([as_alpha(a, f"alphas[{i}]") for i, a in enumerate(arr)])
@@ -536,6 +594,10 @@ class TrajectoryBatch:
     trajectory: Trajectory
     alphas: FloatArray
 
+    def __post_init__(self) -> None:
+        for i, a in enumerate(self.alphas):
+            check_initial_scale(self.trajectory.structure, float(a), f"alphas[{i}]")
+
     def W(self, t: ArrayLike) -> Any:
         """``(A, n, n)`` or ``(A, T, n, n)``."""
         tr = self.trajectory
@@ -549,7 +611,7 @@ class TrajectoryBatch:
     def mode_values(self, t: ArrayLike) -> Any:
         """``(A, d)`` or ``(A, T, d)``."""
         tr = self.trajectory
-        return tr._evaluate(t, tr._mode_values, tr._bytes(tr.dim, max(tr.rank, 1)), self.alphas)
+        return tr._evaluate(t, tr._mode_values, tr._curve_bytes(max(tr.rank, 1)), self.alphas)
 
     def eigvals(self, t: ArrayLike, k: int | None = None, *, algorithm: str = "svd") -> Any:
         """``(A, k)`` or ``(A, T, k)`` (``k = n`` by default)."""
@@ -559,14 +621,14 @@ class TrajectoryBatch:
         return tr._evaluate(
             t,
             lambda tx, la: tr._eigvals(tx, la, kk, algo),
-            tr._bytes(tr.dim, max(tr.rank, 1)),
+            tr._curve_bytes(max(tr.rank, 1)),
             self.alphas,
         )
 
     def loss(self, t: ArrayLike) -> Any:
         """``(A,)`` or ``(A, T)``."""
         tr = self.trajectory
-        return tr._evaluate(t, tr._loss, tr._bytes(tr.dim, max(tr.dim, tr.rank)), self.alphas)
+        return tr._evaluate(t, tr._loss, tr._curve_bytes(max(tr.dim, tr.rank)), self.alphas)
 
     def distance(self, Z: ArrayLike, t: ArrayLike, ord: Literal[2, "fro"] = 2) -> Any:
         """``(A,)`` or ``(A, T)``."""

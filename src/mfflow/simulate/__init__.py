@@ -44,6 +44,7 @@ from .models import DeepModel as DeepModel
 from .models import LinearNetworkModel as LinearNetworkModel
 from .models import Model as Model
 from .models import SymmetricModel as SymmetricModel
+from .models import WeightDecay as WeightDecay
 from .models import flow_jacobian as flow_jacobian
 from .models import flow_rhs as flow_rhs
 from .models import imbalance as imbalance
@@ -85,6 +86,7 @@ __all__ = [
     "SensingResult",
     "SimulationResult",
     "SymmetricModel",
+    "WeightDecay",
     "deep_descent",
     "deep_flow",
     "flow_jacobian",

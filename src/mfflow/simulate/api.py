@@ -16,7 +16,8 @@ Every flow takes ``t=`` (times, any order, repeats allowed; at least one), ``met
 policy) and returns a :class:`~.results.FlowResult`. Every descent takes ``eta``, ``steps=`` or
 ``t=``, ``blowup=`` and ``throw=`` (:mod:`.descent`: one loop, one divergence policy) and returns
 a :class:`~.results.DescentResult`. ``V0=`` and ``operator=`` are accepted wherever they make
-sense. All of them are thin: they build a :mod:`.models` model and call :mod:`.run`.
+sense, and ``weight_decay=`` (``+ gamma/2`` times the factors' squared norms) everywhere. All of
+them are thin: they build a :mod:`.models` model and call :mod:`.run`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..validation import as_factor_stack, as_square
-from .models import AsymmetricModel, DeepModel, Model, SymmetricModel
+from ..validation import as_factor_stack, as_square, as_weight_decay
+from .models import AsymmetricModel, DeepModel, Model, SymmetricModel, WeightDecay
+from .ode import Progress
 from .results import DescentResult, FlowResult
 from .run import run_descent, run_flow
 
@@ -46,14 +48,27 @@ __all__ = [
 ]
 
 
+def _decayed(model: Model, weight_decay: float) -> Model:
+    """``model`` with ``+ gamma/2 sum_j ||F_j||^2`` (the model itself when ``gamma = 0``)."""
+    gamma = as_weight_decay(weight_decay)
+    return WeightDecay(model, gamma) if gamma else model
+
+
 def _model(
-    Y: ArrayLike, U0: ArrayLike, V0: ArrayLike | None, operator: MeasurementOperator | None
+    Y: ArrayLike,
+    U0: ArrayLike,
+    V0: ArrayLike | None,
+    operator: MeasurementOperator | None,
+    weight_decay: float = 0.0,
 ) -> tuple[Model, tuple[np.ndarray, ...]]:
+    model: Model
     if V0 is None:
-        sym = SymmetricModel(Y, operator)
-        return sym, sym.as_init(U0)
-    asym = AsymmetricModel(Y, operator)
-    return asym, asym.as_init(U0, V0)
+        model = SymmetricModel(Y, operator)
+        init = model.as_init(U0)
+    else:
+        model = AsymmetricModel(Y, operator)
+        init = model.as_init(U0, V0)
+    return _decayed(model, weight_decay), init
 
 
 def simulate_gf(
@@ -69,6 +84,8 @@ def simulate_gf(
     atol: float | None = None,
     max_step: float = np.inf,
     dense: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``dU/dt = (Y - U U^T) U``, ``U(0) = sqrt(alpha) U0``, by ``solve_ivp``.
 
@@ -108,6 +125,21 @@ def simulate_gf(
         the accuracy the tolerances control. ``True``: one ``solve_ivp`` run with ``t_eval``,
         values read off the solver's interpolant (cheaper for many close times, error not
         controlled: measured up to 50x the step error with DOP853 at ``rtol=1e-11``).
+    progress : callable, optional
+        ``progress(fraction)`` is called as a long run advances (fraction of the last time
+        reached, every 200 steps). Without it, a run projected to take more than 10 s warns
+        once (:class:`~mfflow.simulate.ode.LongRunWarning`) with the step count and duration;
+        one projected beyond :data:`~.ode.MAX_ODE_STEPS` steps (a far horizon ``t`` with an
+        explicit method: once converged its step is limited by stability) is refused at once
+        with a ``ValueError`` naming ``t``.
+
+    weight_decay : float
+        ``gamma >= 0`` (default 0): the loss gets ``+ gamma/2`` times the squared Frobenius norms
+        of the factors (``||U||^2``, ``||U||^2 + ||V||^2``, ``sum_j ||W_j||^2``), so every
+        factor's velocity gets ``- gamma F`` (:class:`~.models.WeightDecay`). Symmetric: the
+        flow with target ``Y - gamma I`` (exact: ``closed_form(..., weight_decay=)``);
+        asymmetric: the imbalance decays like ``e^{-2 gamma t}``, exact only from a balanced
+        init (``closed_form_asymmetric(..., weight_decay=)``); docs/math.md §10.
 
     Returns
     -------
@@ -145,7 +177,7 @@ def simulate_gf(
     >>> bool(np.linalg.norm(res.W[2] - ref) < 1e-8)
     True
     """
-    model, init = _model(Y, U0, V0, operator)
+    model, init = _model(Y, U0, V0, operator, weight_decay)
     return run_flow(
         model,
         init,
@@ -156,6 +188,7 @@ def simulate_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_gf",
     )
 
@@ -172,6 +205,8 @@ def simulate_gd(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``U_{k+1} = U_k + eta (Y - U_k U_k^T) U_k`` from ``sqrt(alpha) U0``.
 
@@ -198,9 +233,17 @@ def simulate_gd(
         Given, the sensing/completion loss.
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
-        finite).
+        finite); capped at ``1e100^(1/depth)`` (``1e50`` here), beyond which the product and
+        the loss of a record would overflow.
     throw : bool
         ``True``: raise a :class:`ValueError` naming ``eta`` on divergence.
+    weight_decay : float
+        ``gamma >= 0``: the same loss plus ``gamma/2 ||factors||_F^2`` (as :func:`simulate_gf`):
+        each step is ``F <- F + eta (-grad L(F) - gamma F)``.
+    progress : callable, optional
+        ``progress(fraction)`` as the iterations advance (every 200 steps); without it, a run
+        projected to take more than 10 s warns once with the count and duration. More than
+        :data:`~.descent.MAX_GD_STEPS` iterations are refused up front.
 
     Returns
     -------
@@ -228,8 +271,10 @@ def simulate_gd(
     >>> mfflow.simulate_gd(Y, U0, alpha=1e-4, eta=2.0, steps=100).diverged
     True
     """
-    model, init = _model(Y, U0, V0, operator)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    model, init = _model(Y, U0, V0, operator, weight_decay)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def simulate_asymmetric_gf(
@@ -245,6 +290,8 @@ def simulate_asymmetric_gf(
     atol: float | None = None,
     max_step: float = np.inf,
     dense: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow ``U' = (Y - U V^T) V``, ``V' = (Y - U V^T)^T U`` by an ODE solver.
 
@@ -260,7 +307,7 @@ def simulate_asymmetric_gf(
     alpha : float
     t : float or (T,) array
         Times ``>= 0`` in any order; the solver lands a step on each (no interpolation).
-    operator, method, rtol, atol, max_step, dense
+    operator, method, rtol, atol, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf`.
 
     Returns
@@ -278,10 +325,11 @@ def simulate_asymmetric_gf(
     >>> bool(np.allclose(res.W[-1], Y, atol=1e-6)), res.relative_imbalance_drift < 1e-8
     (True, True)
     """
-    model = AsymmetricModel(Y, operator)
+    base = AsymmetricModel(Y, operator)
+    model = _decayed(base, weight_decay)
     return run_flow(
         model,
-        model.as_init(U0, V0),
+        base.as_init(U0, V0),
         alpha,
         t,
         method=method,
@@ -289,6 +337,7 @@ def simulate_asymmetric_gf(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="simulate_asymmetric_gf",
     )
 
@@ -305,6 +354,8 @@ def simulate_asymmetric_gd(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on ``1/2 ||Y - U V^T||_F^2``, simultaneous updates:
 
@@ -322,7 +373,7 @@ def simulate_asymmetric_gd(
     V0 : (n, r) array
     alpha, eta : float
         Scale and step size, both ``> 0``.
-    steps, t, operator, blowup, throw
+    steps, t, operator, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd`.
 
     Returns
@@ -339,9 +390,17 @@ def simulate_asymmetric_gd(
     >>> mfflow.simulate_asymmetric_gd(Y, U0, V0, 1e-4, eta=1.5, steps=200).diverged
     True
     """
-    model = AsymmetricModel(Y, operator)
+    base = AsymmetricModel(Y, operator)
     return run_descent(
-        model, model.as_init(U0, V0), alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw
+        _decayed(base, weight_decay),
+        base.as_init(U0, V0),
+        alpha,
+        eta,
+        steps=steps,
+        t=t,
+        blowup=blowup,
+        throw=throw,
+        progress=progress,
     )
 
 
@@ -358,6 +417,8 @@ def sensing_flow(
     method: str = "DOP853",
     max_step: float = np.inf,
     dense: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow on the sensing loss: ``simulate_gf(Y, U0, alpha, t, operator=operator)``.
 
@@ -378,7 +439,7 @@ def sensing_flow(
         Times ``>= 0`` at which to record (any order; the result keeps it).
     V0 : (n2, r) array, optional
         Right factor's shape; given, the asymmetric factorization ``W = U V^T`` is simulated.
-    rtol, atol, method, max_step, dense
+    rtol, atol, method, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf` (the same tolerance policy for every model).
 
     Returns
@@ -395,7 +456,7 @@ def sensing_flow(
     >>> res.singular_values[-1, :2].round(6)
     array([2., 1.])
     """
-    model, init = _model(Y, U0, V0, _required(operator))
+    model, init = _model(Y, U0, V0, _required(operator), weight_decay)
     return run_flow(
         model,
         init,
@@ -406,6 +467,7 @@ def sensing_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="sensing_flow",
     )
 
@@ -422,6 +484,8 @@ def sensing_descent(
     V0: ArrayLike | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent on the sensing loss: ``simulate_gd(..., operator=operator)``.
 
@@ -437,7 +501,7 @@ def sensing_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); or give ``t=``.
-    t, blowup, throw
+    t, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd`: divergence is flagged (``diverged``, ``diverged_at``, NaN
         records after it), or raised naming ``eta`` with ``throw=True``.
 
@@ -455,8 +519,10 @@ def sensing_descent(
     >>> res.singular_values[-1, :2].round(6)   # the zero modes stay ~alpha
     array([2., 1.])
     """
-    model, init = _model(Y, U0, V0, _required(operator))
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    model, init = _model(Y, U0, V0, _required(operator), weight_decay)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )
 
 
 def _required(operator: MeasurementOperator | None) -> MeasurementOperator:
@@ -469,12 +535,15 @@ def _required(operator: MeasurementOperator | None) -> MeasurementOperator:
 
 
 def _deep(
-    Y: ArrayLike, factors0: ArrayLike, operator: MeasurementOperator | None
-) -> tuple[DeepModel, tuple[np.ndarray, ...]]:
+    Y: ArrayLike,
+    factors0: ArrayLike,
+    operator: MeasurementOperator | None,
+    weight_decay: float = 0.0,
+) -> tuple[Model, tuple[np.ndarray, ...]]:
     y = as_square(Y, "Y")
     f0 = as_factor_stack(factors0, y.shape[0], "factors0")
     model = DeepModel(y, f0.shape[0], operator)
-    return model, model.as_init(f0)
+    return _decayed(model, weight_decay), model.as_init(f0)
 
 
 def deep_flow(
@@ -489,6 +558,8 @@ def deep_flow(
     method: str = "DOP853",
     max_step: float = np.inf,
     dense: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> FlowResult:
     r"""Gradient flow of the deep factorization ``W = W_L ... W_1`` by ``solve_ivp``.
 
@@ -513,9 +584,10 @@ def deep_flow(
         Times ``>= 0`` to record.
     operator : MeasurementOperator, optional
         Sensing operator on ``(n, n)``; ``None`` is the plain loss.
-    rtol, atol, method, max_step, dense
+    rtol, atol, method, max_step, dense, weight_decay, progress
         As in :func:`simulate_gf`: ``atol`` defaults to
-        ``ATOL_FACTOR * rtol * alpha^{1/L} max|F|``.
+        ``ATOL_FACTOR * rtol * alpha^{1/L} max|F|``; with weight decay each mode of a balanced
+        spectral init follows ``s' = L s^{2 - 2/L} (sigma - s) - L gamma s``.
 
     Returns
     -------
@@ -533,7 +605,7 @@ def deep_flow(
     >>> res.singular_values[-1].round(6)
     array([2., 1., 0.])
     """
-    model, init = _deep(Y, factors0, operator)
+    model, init = _deep(Y, factors0, operator, weight_decay)
     return run_flow(
         model,
         init,
@@ -544,6 +616,7 @@ def deep_flow(
         atol=atol,
         max_step=max_step,
         dense=dense,
+        progress=progress,
         caller="deep_flow",
     )
 
@@ -559,6 +632,8 @@ def deep_descent(
     operator: MeasurementOperator | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    weight_decay: float = 0.0,
+    progress: Progress | None = None,
 ) -> DescentResult:
     r"""Gradient descent ``W_j <- W_j + eta (W_L..W_{j+1})^T R (W_{j-1}..W_1)^T`` (all ``j``
     at once), from ``W_j(0) = alpha^{1/L} F_j``; records at the given iterations.
@@ -571,7 +646,7 @@ def deep_descent(
         Step size ``> 0``.
     steps : int or (T,) int array, optional
         Iterations ``k >= 0`` to record (any order); ``t = k eta``. Or give ``t=``.
-    t, blowup, throw
+    t, blowup, throw, weight_decay, progress
         As in :func:`simulate_gd` (divergence flagged, or raised naming ``eta``). The product
         of records close to ``blowup`` may overflow for large ``L``.
 
@@ -589,5 +664,7 @@ def deep_descent(
     >>> res.singular_values[-1, :2].round(4)
     array([2., 1.])
     """
-    model, init = _deep(Y, factors0, operator)
-    return run_descent(model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw)
+    model, init = _deep(Y, factors0, operator, weight_decay)
+    return run_descent(
+        model, init, alpha, eta, steps=steps, t=t, blowup=blowup, throw=throw, progress=progress
+    )

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..validation import as_nonempty_times, as_steps
+from .ode import CHECK_STEPS, StepWatch
 
 __all__ = ["CHECK_EVERY", "MAX_GD_STEPS", "descend", "record_steps"]
 
@@ -96,6 +97,7 @@ def descend(
     limit: float,
     record: Callable[[int], None],
     after_chunk: Callable[[], None] | None = None,
+    watch: StepWatch | None = None,
 ) -> int | None:
     """Run gradient descent through the sorted step indices ``targets``; the first bad step.
 
@@ -114,6 +116,9 @@ def descend(
     after_chunk : callable, optional
         Called after each healthy chunk of at most :data:`CHECK_EVERY` steps (every record
         ends a chunk).
+    watch : StepWatch, optional
+        Told the iteration count every :data:`~.ode.CHECK_STEPS` steps (progress, long-run
+        warning).
 
     Returns
     -------
@@ -159,4 +164,7 @@ def descend(
             if after_chunk is not None:
                 after_chunk()
             k += chunk
+            if watch is not None and k // CHECK_STEPS != (k - chunk) // CHECK_STEPS:
+                watch.steps = k
+                watch.check(float(k), 1.0)
     return None

@@ -46,14 +46,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..validation import (
+    as_dataset,
+    as_depth,
     as_factor_stack,
     as_init,
     as_matrix,
     as_operator,
     as_pair,
-    as_positive_int,
+    as_real,
     as_square,
     as_symmetric,
+    as_weight_decay,
+    check_magnitude,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +70,7 @@ __all__ = [
     "LinearNetworkModel",
     "Model",
     "SymmetricModel",
+    "WeightDecay",
     "flow_jacobian",
     "flow_rhs",
     "imbalance",
@@ -154,10 +159,27 @@ def imbalance(U: ArrayLike, V: ArrayLike) -> FloatArray:
     array([[0.75, 0.  ],
            [0.  , 0.75]])
     """
-    u = np.asarray(U, dtype=np.float64)
-    v = np.asarray(V, dtype=np.float64)
-    d = _swap(u) @ u - _swap(v) @ v
-    return 0.5 * (d + _swap(d))
+    u = as_real(U, "U")
+    v = as_real(V, "V")
+    if u.ndim < 2 or not np.all(np.isfinite(u)):
+        raise ValueError(f"U: expected finite entries, shape (m, r) or (T, m, r), got {u.shape}")
+    check_magnitude(u, "U")
+    if v.ndim != u.ndim or v.shape[:-2] != u.shape[:-2] or v.shape[-1] != u.shape[-1]:
+        raise ValueError(
+            f"V: expected shape (..., n, r) with the leading axes and r of U {u.shape}, "
+            f"got {v.shape}"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("V: expected finite entries")
+    check_magnitude(v, "V")
+    return _gram_difference(u, v)
+
+
+def _gram_difference(u: FloatArray, v: FloatArray) -> FloatArray:
+    """``U^T U - V^T V`` symmetrized, unchecked (stacks of records may hold NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = _swap(u) @ u - _swap(v) @ v
+        return 0.5 * (d + _swap(d))
 
 
 class Model(ABC):
@@ -390,7 +412,7 @@ class AsymmetricModel(Model):
 
     def invariant(self, factors: Factors) -> FloatArray:
         """The imbalance ``U^T U - V^T V`` ``(..., r, r)``."""
-        return imbalance(*factors)
+        return _gram_difference(*factors)
 
     def invariant_scale(self, factors: Factors) -> FloatArray:
         """``max|U^T U| + max|V^T V|`` ``(...)``."""
@@ -430,7 +452,7 @@ class DeepModel(Model):
     def __init__(
         self, Y: ArrayLike, depth: int, operator: MeasurementOperator | None = None
     ) -> None:
-        self.depth = as_positive_int(depth, "depth", minimum=2)
+        self.depth = as_depth(depth, "depth")
         self.factor_names = tuple(f"W_{j}" for j in range(1, self.depth + 1))
         super().__init__(Y, operator)
 
@@ -532,13 +554,7 @@ class LinearNetworkModel(Model):
     factor_names = ("W1", "W2")
 
     def __init__(self, X: ArrayLike, Y: ArrayLike) -> None:
-        x = as_matrix(X, "X")
-        y = as_matrix(Y, "Y")
-        if y.shape[1] != x.shape[1]:
-            raise ValueError(
-                f"Y: expected shape (d_out, P) with P = {x.shape[1]} examples to match X "
-                f"{x.shape}, got {y.shape}"
-            )
+        x, y = as_dataset(X, Y)
         self.X = np.array(x)
         self.data = np.array(y)
         P = x.shape[1]
@@ -593,3 +609,109 @@ class LinearNetworkModel(Model):
         g2 = np.max(np.abs(_swap(W2) @ W2), axis=(-2, -1))
         g1 = np.max(np.abs(W1 @ _swap(W1)), axis=(-2, -1))
         return g1 + g2
+
+
+class WeightDecay(Model):
+    r"""Any model's loss plus weight decay on every factor: ``L + gamma/2 sum_j ||F_j||_F^2``.
+
+    .. math::
+
+        -\nabla_{F_j}\Big(L + \frac{\gamma}{2}\sum_k \|F_k\|_F^2\Big)
+            = -\nabla_{F_j} L - \gamma F_j .
+
+    For the symmetric model the flow is ``U' = ((Y - gamma I) - U U^T) U``, the plain flow with
+    target ``Y - gamma I`` (exact: :func:`mfflow.closed_form` with ``weight_decay=``). For
+    ``U V^T`` (and the deep model) the imbalance ``D = U^T U - V^T V`` is no longer conserved:
+    both Gram matrices get ``-2 gamma`` times themselves, so ``D(t) = e^{-2 gamma t} D(0)``
+    exactly; a balanced init stays balanced (then the flow is the symmetrized one with target
+    ``Ybar - gamma I``), any other is simulated (docs/math.md §10). :meth:`invariant` is therefore
+    ``None``; :func:`imbalance` of the recorded factors shows the decay.
+
+    Parameters
+    ----------
+    base : Model
+        The loss without weight decay (any model: symmetric, asymmetric, deep, with or without
+        an operator, or a new subclass).
+    weight_decay : float
+        ``gamma >= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = WeightDecay(SymmetricModel(np.diag([2.0, 1.0])), 0.5)
+    >>> (U,) = model.as_init(np.eye(2))
+    >>> model.neg_grad((U,))[0]  # ((Y - 0.5 I) - U U^T) U
+    array([[ 0.5,  0. ],
+           [ 0. , -0.5]])
+    >>> float(model.loss((U,)))  # 1/4 ||Y - U U^T||^2 + 0.25 ||U||^2
+    0.75
+    """
+
+    def __init__(self, base: Model, weight_decay: float) -> None:
+        if not isinstance(base, Model):
+            raise TypeError(f"base: expected a Model, got {type(base).__name__}")
+        self.base = base
+        self.weight_decay = as_weight_decay(weight_decay)
+        self.Y = base.Y
+        self.operator = base.operator
+        self.y = base.y
+        self.factor_names = base.factor_names
+        self.depth = base.depth
+
+    @property  # type: ignore[misc]
+    def kind(self) -> str:  # type: ignore[override]
+        """The base model's kind (``"symmetric"``, ``"asymmetric"``, ``"deep"``, ...)."""
+        return self.base.kind
+
+    def __repr__(self) -> str:
+        return f"WeightDecay({self.base!r}, weight_decay={self.weight_decay:g})"
+
+    def as_target(self, Y: ArrayLike) -> FloatArray:
+        return self.base.as_target(Y)
+
+    def as_init(self, *shapes: ArrayLike) -> Factors:
+        return self.base.as_init(*shapes)
+
+    def neg_grad(self, factors: Factors) -> Factors:
+        g = self.weight_decay
+        return tuple(d - g * f for d, f in zip(self.base.neg_grad(factors), factors, strict=True))
+
+    def product(self, factors: Factors) -> FloatArray:
+        return self.base.product(factors)
+
+    def init_scale(self, alpha: float) -> float:
+        return self.base.init_scale(alpha)
+
+    def start(self, init: Factors, alpha: float) -> Factors:
+        return self.base.start(init, alpha)
+
+    def residual(self, W: FloatArray) -> FloatArray:
+        return self.base.residual(W)
+
+    def loss(self, factors: Factors) -> FloatArray:
+        """The base loss plus ``gamma/2 sum_j ||F_j||_F^2``, stacked factors: ``(...)``."""
+        decay = sum(np.sum(f * f, axis=(-2, -1)) for f in factors)
+        return self.base.loss(factors) + 0.5 * self.weight_decay * decay
+
+    @property
+    def has_jacobian(self) -> bool:
+        return self.base.has_jacobian
+
+    def jacobian(self, factors: Factors) -> FloatArray:
+        jac = self.base.jacobian(factors)
+        return jac - self.weight_decay * np.eye(jac.shape[0])
+
+    def stepper(self, state: Factors, eta: float) -> Callable[[], None]:
+        """The base's (in-place) step, then ``- eta gamma F_j`` at the pre-step iterate."""
+        base_step = self.base.stepper(state, eta)
+        old = tuple(np.empty_like(f) for f in state)
+        c = eta * self.weight_decay
+
+        def step() -> None:
+            for o, f in zip(old, state, strict=True):
+                np.multiply(f, c, out=o)
+            base_step()
+            for o, f in zip(old, state, strict=True):
+                np.subtract(f, o, out=f)
+
+        return step

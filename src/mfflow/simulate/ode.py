@@ -29,27 +29,44 @@ at ``alpha ~ 1e-60`` for ``lam_k/lam_1 = 1/3`` (measured ``0.2``; docs/math.md Â
 (scipy would silently raise a smaller one to its floor); ``atol > 0``; ``max_step > 0``, and a
 ``max_step`` so small that reaching the last time needs more than :data:`MAX_ODE_STEPS` steps is
 refused up front with the count (it would run for hours, not fail).
+
+**Long runs (every model).** Once a mode is learned an explicit method's step is limited by
+stability (``h ~ 1 / |lam|``), so a far horizon (``t = 1e9``) costs ``~t |lam|`` steps whatever
+the tolerances. Every :data:`CHECK_STEPS` steps the driver projects the total from the current
+step size: a run projected beyond :data:`MAX_ODE_STEPS` steps stops at once with a
+:class:`ValueError` naming ``t`` (instead of running for days); one projected to take more than
+:data:`LONG_RUN_SECONDS` reports its progress to ``progress(fraction)`` if given, or else warns
+once (:class:`LongRunWarning`) with the projected count and duration.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau, solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
-from ..validation import as_positive_scalar
+from ..validation import MAGNITUDE_MAX, MAGNITUDE_MIN, as_positive_scalar
 
 __all__ = [
     "ATOL_FACTOR",
+    "CHECK_STEPS",
     "IMPLICIT_METHODS",
+    "LONG_RUN_SECONDS",
     "MAX_ODE_STEPS",
     "ODE_METHODS",
+    "RTOL_MAX",
     "RTOL_MIN",
+    "LongRunWarning",
     "OdeOptions",
+    "Progress",
+    "StepWatch",
+    "as_progress",
     "integrate",
     "ode_options",
 ]
@@ -72,8 +89,82 @@ IMPLICIT_METHODS = frozenset({"Radau", "BDF", "LSODA"})
 ATOL_FACTOR = 1e-3
 #: scipy raises any ``rtol`` below this to it (with a warning); we refuse it instead.
 RTOL_MIN = 100 * float(np.finfo(np.float64).eps)
-#: A ``max_step`` needing more steps than this to reach the last time is refused up front.
+#: Largest ``rtol``: a relative error above 10% controls nothing (the solution may blow up).
+RTOL_MAX = 0.1
+#: A ``max_step`` needing more steps than this to reach the last time is refused up front, and
+#: a run projected (from its current step size) to need more is stopped.
 MAX_ODE_STEPS = 10**8
+#: The driver projects the remaining work every this many steps.
+CHECK_STEPS = 200
+#: A run projected to take longer than this reports progress (or warns once without a callback).
+LONG_RUN_SECONDS = 10.0
+
+#: A progress callback: called with the fraction of the work done, in ``[0, 1]``.
+Progress = Callable[[float], None]
+
+
+class LongRunWarning(UserWarning):
+    """A simulation will take long (the message says how many steps and about how long)."""
+
+
+def as_progress(progress: Any) -> Progress | None:
+    """``None`` or a callable ``progress(fraction)``."""
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"progress: expected None or a callable progress(fraction), got {progress!r}"
+        )
+    return progress
+
+
+class StepWatch:
+    """Counts the steps of a run toward ``total`` (time or iterations): refuses a run projected
+    beyond ``limit`` steps, reports progress, and warns once about a long one.
+
+    Parameters
+    ----------
+    total : float
+        Where the run ends (the last time, or the last iteration).
+    limit : int
+        Largest projected step count allowed.
+    what : str
+        Names the run in messages (``"simulate_gf (DOP853)"``).
+    refuse : callable ``(projected steps, position, step) -> Exception``
+        Builds the error for a run projected beyond ``limit``.
+    progress : callable, optional
+    """
+
+    def __init__(
+        self,
+        total: float,
+        limit: int,
+        what: str,
+        refuse: Callable[[float, float, float], Exception],
+        progress: Progress | None,
+    ) -> None:
+        self.total, self.limit, self.what = float(total), limit, what
+        self.refuse, self.progress = refuse, progress
+        self.steps, self.warned = 0, False
+        self.start = time.perf_counter()
+
+    def check(self, position: float, step: float) -> None:
+        """After ``self.steps`` steps the run is at ``position`` and moves by ``step`` per step."""
+        remaining = max(self.total - position, 0.0) / max(step, 1e-300)
+        projected = self.steps + remaining
+        if projected > self.limit:
+            raise self.refuse(projected, position, step)
+        if self.progress is not None:
+            self.progress(min(max(position / self.total, 0.0), 1.0) if self.total > 0 else 1.0)
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / max(self.steps, 1) * remaining
+        if not self.warned and left > LONG_RUN_SECONDS:
+            self.warned = True
+            warnings.warn(
+                f"{self.what}: about {projected:.3g} steps in all, ~{left:.0f} s more at the "
+                "current rate; pass progress=callable(fraction) to follow it",
+                LongRunWarning,
+                stacklevel=5,
+            )
 
 
 @dataclass(frozen=True)
@@ -136,11 +227,13 @@ def ode_options(
     rt = as_positive_scalar(rtol, "rtol")
     if rt < RTOL_MIN:
         raise ValueError(f"rtol: expected a number >= {RTOL_MIN:.3g} (scipy's floor), got {rt!r}")
+    if rt > RTOL_MAX:
+        raise ValueError(f"rtol: expected a number <= {RTOL_MAX:g} (a relative error), got {rt!r}")
     if atol is None:
         # a zero init gets an absolute floor (it is a fixed point of every model here)
         at = ATOL_FACTOR * rt * (scale if scale > 0 else 1.0)
     else:
-        at = as_positive_scalar(atol, "atol")
+        at = as_positive_scalar(atol, "atol", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     ms = as_positive_scalar(max_step, "max_step", allow_inf=True)
     if t_end / ms > MAX_ODE_STEPS:
         raise ValueError(
@@ -160,6 +253,7 @@ def integrate(
     *,
     jac: Callable[[float, FloatArray], FloatArray] | None = None,
     caller: str = "simulate_gf",
+    progress: Progress | None = None,
 ) -> tuple[FloatArray, int]:
     """Solve ``z' = rhs(t, z)``, ``z(0) = z0``, at the times ``t`` (any order, repeats allowed).
 
@@ -174,6 +268,8 @@ def integrate(
         ``(t, z) -> (d, d)``, passed to the implicit methods.
     caller : str
         Named in the error message if the solver fails.
+    progress : callable, optional
+        ``progress(fraction)`` every :data:`CHECK_STEPS` steps (module docstring).
 
     Returns
     -------
@@ -187,6 +283,8 @@ def integrate(
     ------
     RuntimeError
         If the solver fails on the way (message with the method and the time reached).
+    ValueError
+        Naming ``t``, if the run is projected to need more than :data:`MAX_ODE_STEPS` steps.
 
     Examples
     --------
@@ -207,16 +305,65 @@ def integrate(
     }
     if jac is not None and options.method in IMPLICIT_METHODS:
         kwargs["jac"] = jac
+    t_end = float(times[-1])
+
+    def refuse(projected: float, t_now: float, h: float) -> Exception:
+        return ValueError(
+            f"t: reaching t = {t_end:g} would take about {projected:.3g} {options.method} steps "
+            f"(step size {h:.3g} at t = {t_now:.4g}: once the flow has converged an explicit "
+            f"method's step is limited by stability), more than {MAX_ODE_STEPS:.0e}; ask for "
+            "an earlier time, or an implicit method (method='LSODA' or 'BDF')"
+        )
+
+    watch = StepWatch(t_end, MAX_ODE_STEPS, f"{caller} ({options.method})", refuse, progress)
+    solver_cls = _SOLVERS[options.method]
     if options.dense:
-        sol = solve_ivp(rhs, (0.0, float(times[-1])), z0, options.method, t_eval=times, **kwargs)
-        if sol.status != 0:
-            raise RuntimeError(
-                f"{caller}: solve_ivp ({options.method}) failed before t = {times[-1]:.6g}: "
-                f"{sol.message}"
-            )
-        return np.ascontiguousarray(sol.y.T)[inverse], int(sol.nfev)
-    out, nfev = _through(rhs, z0, times, _SOLVERS[options.method], kwargs, caller)
+        out, nfev = _dense(rhs, z0, times, solver_cls, kwargs, caller, watch)
+    else:
+        out, nfev = _through(rhs, z0, times, solver_cls, kwargs, caller, watch)
+    if progress is not None:
+        progress(1.0)
     return out[inverse], nfev
+
+
+def _advance(solver: OdeSolver, watch: StepWatch) -> str | None:
+    """One solver step, counted by ``watch``; the solver's message."""
+    message = solver.step()
+    watch.steps += 1
+    if watch.steps % CHECK_STEPS == 0 and solver.status == "running":
+        h = getattr(solver, "h_abs", None) or solver.step_size or 0.0
+        watch.check(float(solver.t), float(h))
+    return message
+
+
+def _dense(
+    rhs: Callable[[float, FloatArray], FloatArray],
+    z: FloatArray,
+    times: FloatArray,
+    solver_cls: type[OdeSolver],
+    kwargs: dict[str, Any],
+    caller: str,
+    watch: StepWatch,
+) -> tuple[FloatArray, int]:
+    """One solver from ``t = 0`` to the last time, values read off its interpolant (what
+    ``solve_ivp(..., t_eval=times)`` does, with the step count watched)."""
+    out = np.empty((times.size, z.size))
+    solver = solver_cls(rhs, 0.0, z, float(times[-1]), **kwargs)
+    i, message = 0, None
+    while solver.status == "running":
+        message = _advance(solver, watch)
+        if solver.status == "failed":
+            break
+        j = int(np.searchsorted(times, solver.t, side="right"))
+        if j > i:
+            out[i:j] = solver.dense_output()(times[i:j]).T
+            i = j
+    if solver.status != "finished" or i < times.size:
+        raise RuntimeError(
+            f"{caller}: {solver_cls.__name__} failed before t = {times[-1]:.6g} (at "
+            f"t = {solver.t:.6g}): {message}"
+        )
+    return out, int(solver.nfev)
 
 
 def _through(
@@ -226,6 +373,7 @@ def _through(
     solver_cls: type[OdeSolver],
     kwargs: dict[str, Any],
     caller: str,
+    watch: StepWatch,
 ) -> tuple[FloatArray, int]:
     """Integrate from ``t = 0`` through the sorted ``times``, one solver per segment."""
     out = np.empty((times.size, z.size))
@@ -236,7 +384,7 @@ def _through(
             solver = solver_cls(rhs, t_now, z, t_next, first_step=first, **kwargs)
             message = None
             while solver.status == "running":
-                message = solver.step()
+                message = _advance(solver, watch)
             nfev += solver.nfev
             if solver.status != "finished":
                 raise RuntimeError(

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import as_alpha, as_nonempty_times, as_positive_scalar
-from .descent import descend, record_steps
+from ..validation import MAGNITUDE_MAX, as_alpha, as_nonempty_times, as_positive_scalar, check_fits
+from .descent import MAX_GD_STEPS, descend, record_steps
 from .models import Factors, Model
-from .ode import integrate, ode_options
+from .ode import Progress, StepWatch, as_progress, integrate, ode_options
 from .results import DescentResult, FlowResult
 
 __all__ = ["run_descent", "run_flow"]
@@ -52,6 +52,19 @@ def _splitter(state: Factors) -> tuple[Any, Any]:
     return split, join
 
 
+def _initial_scale(model: Model, start: Factors, alpha: float) -> float:
+    """``max_j max|F_j(0)|``, refused (naming ``alpha``) when the initial product would leave
+    the range of :data:`~mfflow.validation.MAGNITUDE_MAX`."""
+    scale = max((float(np.max(np.abs(f))) if f.size else 0.0) for f in start)
+    if scale > MAGNITUDE_MAX ** (1.0 / model.depth):
+        raise ValueError(
+            f"alpha: the initial factors alpha^(1/{model.depth}) * (init) have entries up to "
+            f"{scale:.3g}, so their product would exceed {MAGNITUDE_MAX:g} (alpha = {alpha:.3g}); "
+            "use a smaller alpha or a smaller init"
+        )
+    return scale
+
+
 def run_flow(
     model: Model,
     init: Factors,
@@ -64,6 +77,7 @@ def run_flow(
     max_step: float = np.inf,
     dense: bool = False,
     caller: str = "run_flow",
+    progress: Progress | None = None,
 ) -> FlowResult:
     """Gradient flow ``dF_j/dt = model.neg_grad(F)_j`` from ``F_j(0) = alpha^{1/depth} init_j``.
 
@@ -80,6 +94,8 @@ def run_flow(
         See :mod:`.ode` (one policy for every model).
     caller : str
         Named in solver-failure messages.
+    progress : callable, optional
+        ``progress(fraction)`` during long runs (:mod:`.ode`).
 
     Returns
     -------
@@ -96,13 +112,24 @@ def run_flow(
     """
     a = as_alpha(alpha)
     tt = np.array(as_nonempty_times(t, "t"))  # a copy: the result makes it read-only
+    watcher = as_progress(progress)
     start = model.start(init, a)
-    scale = max(float(np.max(np.abs(f))) for f in start)
+    scale = _initial_scale(model, start, a)
     opts = ode_options(method, rtol, atol, max_step, dense, scale=scale, t_end=float(tt.max()))
+    check_fits((tt.size, sum(f.size for f in start)), "t", what="record of the states", copies=2)
     split, join = _splitter(start)
 
-    def rhs(_t: float, z: FloatArray) -> FloatArray:
-        return join(model.neg_grad(split(z)))
+    def rhs(t_now: float, z: FloatArray) -> FloatArray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            dz = join(model.neg_grad(split(z)))
+        if not np.all(np.isfinite(dz)):
+            # a gradient flow of these losses stays bounded: only loose tolerances get here
+            raise ValueError(
+                f"rtol, atol: the {opts.method} solution left the float64 range near "
+                f"t = {t_now:.4g} (rtol = {opts.rtol:g}, atol = {opts.atol:g}): the tolerances "
+                "are too loose for this problem; tighten them"
+            )
+        return dz
 
     jac = None
     if model.has_jacobian:
@@ -110,7 +137,7 @@ def run_flow(
         def jac(_t: float, z: FloatArray) -> FloatArray:
             return model.jacobian(split(z))
 
-    states, nfev = integrate(rhs, join(start), tt, opts, jac=jac, caller=caller)
+    states, nfev = integrate(rhs, join(start), tt, opts, jac=jac, caller=caller, progress=watcher)
     factors = tuple(np.ascontiguousarray(f) for f in split(states))
     return FlowResult(
         t=tt,
@@ -133,6 +160,7 @@ def run_descent(
     t: ArrayLike | None = None,
     blowup: float = 1e100,
     throw: bool = False,
+    progress: Progress | None = None,
 ) -> DescentResult:
     """Gradient descent ``F_j <- F_j + eta model.neg_grad(F)_j`` from ``alpha^{1/depth} init_j``.
 
@@ -152,9 +180,12 @@ def run_descent(
         ``k eta``, the times actually recorded). Exactly one of ``steps`` and ``t``.
     blowup : float
         The iterates have diverged once an entry exceeds this in absolute value (or is not
-        finite).
+        finite); at most ``MAGNITUDE_MAX^(1/depth)`` (``1e50`` for ``U U^T``) is used, beyond
+        which the product and the loss of a record would overflow.
     throw : bool
         Raise a :class:`ValueError` naming ``eta`` on divergence instead of flagging it.
+    progress : callable, optional
+        ``progress(fraction)`` during long runs (:mod:`.ode`).
 
     Returns
     -------
@@ -173,14 +204,24 @@ def run_descent(
     8
     """
     a = as_alpha(alpha)
-    h = as_positive_scalar(eta, "eta")
-    limit = as_positive_scalar(blowup, "blowup")
+    h = as_positive_scalar(eta, "eta", maximum=MAGNITUDE_MAX)
+    # records beyond MAGNITUDE_MAX^(1/depth) would make W and the loss overflow: a run past
+    # that bound has diverged whatever blowup says
+    limit = min(as_positive_scalar(blowup, "blowup"), MAGNITUDE_MAX ** (1.0 / model.depth))
     if not isinstance(throw, bool | np.bool_):
         raise TypeError(f"throw: expected True or False, got {throw!r}")
+    watcher = as_progress(progress)
     ks = record_steps(steps, t, h)
     targets, inverse = np.unique(ks, return_inverse=True)
     inverse = inverse.ravel()
     state = model.start(init, a)
+    _initial_scale(model, state, a)
+    check_fits(
+        (targets.size, sum(f.size for f in state)),
+        "steps" if steps is not None else "t",
+        what="record of the iterates",
+        copies=2,
+    )
     records = [np.full((targets.size, *f.shape), np.nan) for f in state]
     step = model.stepper(state, h)
     d0 = model.invariant(state)
@@ -194,7 +235,17 @@ def run_descent(
         nonlocal drift
         drift = max(drift, float(np.max(np.abs(model.invariant(state) - d0))))
 
-    bad = descend(state, step, targets, limit, record, None if d0 is None else track_drift)
+    last = int(targets[-1]) if targets.size else 0
+    watch = StepWatch(
+        last,
+        MAX_GD_STEPS,
+        f"gradient descent ({last} steps)",
+        lambda *_: ValueError("steps: more steps than MAX_GD_STEPS"),  # refused up front
+        watcher,
+    )
+    bad = descend(state, step, targets, limit, record, None if d0 is None else track_drift, watch)
+    if watcher is not None:
+        watcher(1.0)
     if bad is not None and throw:
         raise ValueError(
             f"eta: gradient descent diverged at step {bad} with eta = {h:g} (an entry above "

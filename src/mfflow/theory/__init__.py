@@ -51,6 +51,28 @@ spectral init this is exact algebra on eq. 7: mode ``i`` reaches ``f sigma_i`` a
 inits a least-squares fit of measured transition times over ``alpha`` in ``1e-4 .. 1e-40``
 gives slopes ``1/(2 sigma_i)`` to a few parts in ``1e-4`` (tests/test_theory.py).
 
+**Failed hypotheses: the policy.** A number is returned only where it exists; NaN is never
+presented as a number.
+
+* What *reports* says so: :func:`theorem_constants` and :func:`check_theorem` never raise on a
+  failed hypothesis (eps above ``min(sigma_K, 1)``, a repeated or no positive eigenvalue, ``Y``
+  not PSD, a singular ``W0`` (``r < n``, rank-deficient ``U0``, ``U0`` orthogonal to an
+  eigenvector), ``alpha`` too large, an empty interval). ``hypotheses_hold`` is ``False``,
+  ``failures`` has one line per failure starting with the argument it concerns, and ``status``
+  reads ``"hypotheses fail: <which>"``; a quantity that does not exist then is ``None``
+  (``TheoremRow.max_error_on_certified`` of an empty interval, a ``measured`` interval the error
+  never enters, ``C_eps`` without a positive eigenvalue), and ``M = inf``, ``c_eps = 0`` are the
+  exact limits for a singular ``W0``.
+* What *certifies* refuses: :func:`theorem_intervals` raises a :class:`ValueError` that starts
+  with the arguments concerned and lists every failure (``check=False`` evaluates the formulas
+  anyway, as uncertified numbers).
+* What *measures* uses the event's time: :func:`measured_transition_times` is ``inf`` for a mode
+  that never reaches the level (the first time of an event that never happens), never NaN.
+
+The application layer shows the same: ``mfflow run`` and the report print ``hypotheses fail:
+...`` and ``-`` for a missing number, sweep cells record ``hypotheses_hold`` and the failures as
+text next to the (missing-value) numbers.
+
 Every function takes either ``(Y, U0, alpha)`` or a built :class:`mfflow.Trajectory` (then the
 set-up, eigendecomposition and init factor, is not redone): ``check_theorem(traj, eps=0.1)``.
 

@@ -43,12 +43,15 @@ class TheoremRow:
     sigma_k : float
         ``k``-th largest positive eigenvalue of ``Y``.
     certified : (float, float)
-        The theorem's interval ``I_k`` (``a > b``: empty).
+        The theorem's interval ``I_k`` from its formula (``a > b``: empty; ``(inf, -inf)`` when
+        ``M = inf``). It is *certified* only when ``constants.hypotheses_hold``.
     measured : (float, float) or None
-        The measured interval of :func:`measured_intervals`.
-    max_error_on_certified : float
-        ``max ||W(t) - Yhat_k||_2`` over ``I_k`` (``nan`` if empty); for ``b = inf`` over
-        ``[a, t_hi]`` with the scan horizon ``t_hi``, beyond which the error only decays.
+        The measured interval of :func:`measured_intervals`; ``None`` if the error never drops
+        below ``eps``.
+    max_error_on_certified : float or None
+        ``max ||W(t) - Yhat_k||_2`` over ``I_k``; for ``b = inf`` over ``[a, t_hi]`` with the
+        scan horizon ``t_hi``, beyond which the error only decays. ``None`` when ``I_k`` is empty
+        (there is nothing to measure), never NaN.
     holds : bool or None
         ``max_error_on_certified <= eps``; ``None`` when ``I_k`` is empty.
     contained : bool or None
@@ -59,21 +62,33 @@ class TheoremRow:
     sigma_k: float
     certified: Interval
     measured: Interval | None
-    max_error_on_certified: float
+    max_error_on_certified: float | None
     holds: bool | None
     contained: bool | None
 
 
-def _fmt(x: float) -> str:
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
     return "inf" if math.isinf(x) and x > 0 else f"{x:.6g}"
 
 
 @dataclass(frozen=True, eq=False)
 class TheoremCheck:
-    """Result of :func:`check_theorem`: the constants and one :class:`TheoremRow` per ``k``."""
+    """Result of :func:`check_theorem`: the constants and one :class:`TheoremRow` per ``k``.
+
+    ``status`` says in one line whether the theorem's hypotheses hold and, if not, which fail;
+    a quantity that does not exist (an empty interval's error, a measured interval the error
+    never enters) is ``None``, never NaN.
+    """
 
     constants: TheoremConstants
     rows: list[TheoremRow]
+
+    @property
+    def status(self) -> str:
+        """``"hypotheses hold"`` or ``"hypotheses fail: <each failure>"``."""
+        return self.constants.status
 
     @property
     def all_hold(self) -> bool:
@@ -95,6 +110,7 @@ class TheoremCheck:
                 "endpoints": c.endpoints,
                 "hypotheses_hold": c.hypotheses_hold,
                 "failures": list(c.failures),
+                "status": c.status,
             },
             "rows": [
                 {
@@ -171,13 +187,16 @@ def check_theorem(
     eps: float | None = None,
     *,
     endpoints: Endpoints = "corrected",
+    weight_decay: float | None = None,
 ) -> TheoremCheck:
     r"""Check the theorem's claim against the exact trajectory, interval by interval.
 
     Never raises on failed hypotheses (they are reported in ``constants.failures``, with
-    ``hypotheses_hold=False``); the certified intervals, their errors and the measured intervals
-    are computed wherever meaningful (with a singular ``W0``, ``M = inf`` empties every certified
-    interval but the measured ones are still found).
+    ``hypotheses_hold=False`` and ``status = "hypotheses fail: ..."``; the policy is in
+    :mod:`mfflow.theory`); the certified intervals, their errors and the measured intervals are
+    computed wherever meaningful (with a singular ``W0``, ``M = inf`` empties every certified
+    interval but the measured ones are still found). What does not exist is ``None``, never
+    NaN.
 
     Parameters
     ----------
@@ -194,6 +213,10 @@ def check_theorem(
     endpoints : {"corrected", "slide"}
         Which certified intervals to check (:func:`theorem_intervals`); ``"slide"`` shows the
         transcribed version failing at its left ends.
+    weight_decay : float, optional
+        ``gamma >= 0``: check the theorem for the flow with loss ``+ gamma/2 ||U||_F^2``, i.e.
+        for the target ``Y - gamma I`` (docs/math.md §10: ``sigma_k - gamma`` in the constants and
+        intervals, ``Yhat_k`` the truncations of ``(Y - gamma I)_+``).
 
     Returns
     -------
@@ -214,7 +237,7 @@ def check_theorem(
     >>> check.constants.hypotheses_hold, check.all_hold, [r.contained for r in check.rows]
     (True, True, [True, True, True])
     """
-    traj = trajectory_of(Y, U0, alpha)
+    traj = trajectory_of(Y, U0, alpha, weight_decay)
     e = as_eps(eps)
     ends = as_endpoints(endpoints)
     const = constants_of(traj, e, ends)
@@ -227,8 +250,9 @@ def check_theorem(
     rows: list[TheoremRow] = []
     for k, ((lo, hi), meas) in enumerate(zip(cert, measured, strict=True), start=1):
         empty = not (lo <= hi) or not math.isfinite(lo) or hi < 0.0
+        max_err: float | None
         if empty:
-            max_err, holds, contained = math.nan, None, None
+            max_err, holds, contained = None, None, None
         else:
             top = hi if math.isfinite(hi) else max(t_hi, 4.0 * lo)
             max_err = _max_error(traj, targets[k - 1], lo, top)

@@ -12,7 +12,15 @@ from numpy.typing import ArrayLike, NDArray
 from ..backend import to_numpy
 from ..linalg import eig_tol, eigh_descending
 from ..riccati import Trajectory, closed_form
-from ..validation import as_alpha, as_positive_int, as_positive_scalar, as_symmetric
+from ..validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
+    as_alpha,
+    as_positive_int,
+    as_positive_scalar,
+    as_symmetric,
+    as_weight_decay,
+)
 
 __all__ = [
     "Endpoints",
@@ -37,10 +45,11 @@ Interval = tuple[float, float]
 
 
 def as_eps(eps: Any) -> float:
-    """The tolerance ``eps > 0`` (required)."""
+    """The tolerance ``eps > 0`` (required), within ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``: a
+    smaller one would put the scan horizon (``10 / eps``) beyond every float64 time."""
     if eps is None:
         raise TypeError("eps: required, a number > 0")
-    return as_positive_scalar(eps, "eps")
+    return as_positive_scalar(eps, "eps", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
 
 
 def positive_part(lam: FloatArray) -> FloatArray:
@@ -50,27 +59,42 @@ def positive_part(lam: FloatArray) -> FloatArray:
 
 
 def trajectory_of(
-    Y: ArrayLike | Trajectory, U0: ArrayLike | None, alpha: float | None
+    Y: ArrayLike | Trajectory,
+    U0: ArrayLike | None,
+    alpha: float | None,
+    weight_decay: float | None = None,
 ) -> Trajectory:
     """A NumPy-backed :class:`Trajectory` from ``(Y, U0, alpha)`` or from a built one.
 
     The theory functions evaluate on the host in float64 whatever the trajectory's backend (the
-    set-up is shared, nothing is recomputed).
+    set-up is shared, nothing is recomputed). ``weight_decay`` (``None``: 0, or the built
+    trajectory's) builds the flow with target ``Y - weight_decay I``; given with a trajectory, it
+    must be the trajectory's.
     """
     if isinstance(Y, Trajectory):
         if U0 is not None or alpha is not None:
             raise TypeError("U0, alpha: pass either a built Trajectory or (Y, U0, alpha), not both")
         traj = Y
+        _same_weight_decay(traj, weight_decay)
     else:
         if U0 is None or alpha is None:
             raise TypeError("U0, alpha: required when Y is a target (or pass a built Trajectory)")
-        traj = closed_form(Y, U0, alpha)
+        traj = closed_form(Y, U0, alpha, weight_decay=weight_decay)
     if traj.grad_inputs:
         raise ValueError(
             f"{', '.join(traj.grad_inputs)}: carry gradients, and the theorem's constants and "
             "intervals are not differentiable (root finding, projections); pass detached arrays"
         )
     return traj if traj.backend == "numpy" else Trajectory(traj.structure, traj.alpha)
+
+
+def _same_weight_decay(traj: Trajectory, weight_decay: float | None) -> None:
+    """Refuse a ``weight_decay`` that contradicts the built trajectory's."""
+    if weight_decay is not None and as_weight_decay(weight_decay) != traj.weight_decay:
+        raise ValueError(
+            f"weight_decay: {weight_decay!r} differs from the trajectory's "
+            f"{traj.weight_decay!r}; omit it (the trajectory's is used) or rebuild the trajectory"
+        )
 
 
 def _log(x: float) -> float:
@@ -82,37 +106,52 @@ def _log(x: float) -> float:
     return math.log(x)
 
 
-def transition_times(Y: ArrayLike | Trajectory, alpha: float | None = None) -> FloatArray:
+def transition_times(
+    Y: ArrayLike | Trajectory, alpha: float | None = None, *, weight_decay: float | None = None
+) -> FloatArray:
     r"""Leading-order transition times ``log(1/alpha) / (2 sigma_i)`` of the positive modes.
+
+    With weight decay ``gamma`` (loss ``+ gamma/2 ||U||_F^2``) the flow is the plain one with
+    target ``Y - gamma I`` (docs/math.md §10): the times are
+    ``log(1/alpha) / (2 (sigma_i - gamma))`` for the modes with ``sigma_i > gamma``, and the
+    others are never learned (they decay, like ``e^{-2 (gamma - sigma_i) t}``).
 
     Parameters
     ----------
     Y : (n, n) array, or a Trajectory
-        Symmetric target (or a built trajectory: its eigenvalues, and its ``alpha`` unless given).
+        Symmetric target (or a built trajectory: its eigenvalues, which include its weight
+        decay, and its ``alpha`` unless given).
     alpha : float
         Initialization scale, ``alpha > 0``.
+    weight_decay : float, optional
+        ``gamma >= 0`` (default 0; with a trajectory, omit it or give the trajectory's).
 
     Returns
     -------
     (K,) array
-        One time per positive eigenvalue ``sigma_1 >= ... >= sigma_K`` of ``Y`` (repeated ones
-        repeated), so ascending. The true time at which mode ``i`` reaches a fraction ``f`` of
-        ``sigma_i`` differs by an ``O(1)`` shift depending on ``U0`` and ``f``
-        (:func:`measured_transition_times`); shrinking ``alpha`` by ``e^{-m}`` delays mode ``i``
-        by ``m / (2 sigma_i)``.
+        One time per positive eigenvalue ``sigma_1 - gamma >= ... >= sigma_K - gamma`` of
+        ``Y - gamma I`` (repeated ones repeated), so ascending. The true time at which mode ``i``
+        reaches a fraction ``f`` of ``sigma_i - gamma`` differs by an ``O(1)`` shift depending on
+        ``U0`` and ``f`` (:func:`measured_transition_times`); shrinking ``alpha`` by ``e^{-m}``
+        delays mode ``i`` by ``m / (2 (sigma_i - gamma))``.
 
     Examples
     --------
     >>> import numpy as np, mfflow
     >>> transition_times(np.diag([4.0, 1.0, 0.0]), alpha=np.exp(-8.0))
     array([1., 4.])
+    >>> transition_times(np.diag([4.0, 1.0, 0.0]), alpha=np.exp(-8.0), weight_decay=2.0)
+    array([2.])
     """
     if isinstance(Y, Trajectory):
+        _same_weight_decay(Y, weight_decay)
         lam, a = Y.lam, as_alpha(Y.alpha if alpha is None else alpha)
     else:
         if alpha is None:
             raise TypeError("alpha: required when Y is a target (or pass a built Trajectory)")
-        lam, a = eigh_descending(as_symmetric(to_numpy(Y), "Y"))[0], as_alpha(alpha)
+        gamma = 0.0 if weight_decay is None else as_weight_decay(weight_decay)
+        lam, a = eigh_descending(as_symmetric(to_numpy(Y, "Y"), "Y"))[0], as_alpha(alpha)
+        lam = lam - gamma
     return -math.log(a) / (2.0 * positive_part(lam))
 
 
@@ -152,7 +191,7 @@ def best_rank_k(Y: ArrayLike, k: int) -> FloatArray:
            [ 0., -3.,  0.],
            [ 0.,  0.,  2.]])
     """
-    y = as_symmetric(to_numpy(Y), "Y")
+    y = as_symmetric(to_numpy(Y, "Y"), "Y")
     n = y.shape[0]
     kk = as_positive_int(k, "k", minimum=0)
     if kk > n:
@@ -171,13 +210,17 @@ class TheoremConstants:
     ----------
     M : float
         ``max(||V||_2, ||V^{-1}||_2)`` with ``V = W~0^{-1}``; ``inf`` when ``W0`` is singular.
-    c_eps, C_eps : float
-        ``eps / (16 M^2)`` and ``16 sigma_1^2 M^2 / eps`` (``0`` and ``inf`` when ``M = inf``;
-        ``C_eps`` is ``nan`` when ``Y`` has no positive eigenvalue).
+    c_eps : float
+        ``eps / (16 M^2)`` (``0`` when ``M = inf``).
+    C_eps : float or None
+        ``16 sigma_1^2 M^2 / eps`` (``inf`` when ``M = inf``); ``None`` when ``Y`` has no
+        positive eigenvalue (there is no ``sigma_1``): never NaN. With weight decay ``gamma``,
+        ``sigma_1`` is ``sigma_1(Y) - gamma``.
     eps : float
         The tolerance.
     sigma : (K,) array
-        Positive eigenvalues of ``Y``, descending (with multiplicity).
+        Positive eigenvalues of ``Y`` (of ``Y - gamma I`` with weight decay), descending (with
+        multiplicity).
     alpha : float
         The initialization scale checked.
     alpha_max : float
@@ -188,13 +231,17 @@ class TheoremConstants:
     hypotheses_hold : bool
         Whether every hypothesis of the theorem holds.
     failures : tuple of str
-        One message per failed hypothesis, starting with what fails (``"Y: ..."``,
-        ``"W0 singular: ..."``, ``"eps: ..."``, ``"alpha: ..."``, ``"intervals: ..."``).
+        One message per failed hypothesis, starting with the argument it concerns (``"Y: ..."``,
+        ``"U0: ..."`` for a singular ``W0``, ``"eps: ..."``, ``"alpha: ..."``) or
+        ``"intervals: ..."`` (an empty interval, which ``alpha`` decides).
+    weight_decay : float
+        ``gamma >= 0`` of the flow checked (docs/math.md §10: the theorem for the target
+        ``Y - gamma I``, whose eigenvalues ``<= 0`` are never learned).
     """
 
     M: float
     c_eps: float
-    C_eps: float
+    C_eps: float | None
     eps: float
     sigma: FloatArray
     alpha: float
@@ -202,11 +249,29 @@ class TheoremConstants:
     endpoints: Endpoints
     hypotheses_hold: bool
     failures: tuple[str, ...]
+    weight_decay: float = 0.0
 
     @property
     def K(self) -> int:
         """Number of positive eigenvalues of ``Y``."""
         return int(self.sigma.size)
+
+    @property
+    def status(self) -> str:
+        """``"hypotheses hold"`` or ``"hypotheses fail: <each failure>"`` (one line)."""
+        if self.hypotheses_hold:
+            return "hypotheses hold"
+        return "hypotheses fail: " + "; ".join(self.failures)
+
+    def arguments(self) -> list[str]:
+        """The arguments the failed hypotheses concern (``"intervals"`` counts as ``alpha``)."""
+        out: list[str] = []
+        for msg in self.failures:
+            head = msg.split(":", 1)[0]
+            name = "alpha" if head == "intervals" else head
+            if name not in out:
+                out.append(name)
+        return out
 
 
 def as_endpoints(endpoints: Any) -> Endpoints:
@@ -230,9 +295,11 @@ def init_M(traj: Trajectory) -> tuple[float, float, float]:
 
 
 def certified_intervals(
-    sigma: FloatArray, c_eps: float, C_eps: float, alpha: float, endpoints: Endpoints
+    sigma: FloatArray, c_eps: float, C_eps: float | None, alpha: float, endpoints: Endpoints
 ) -> list[Interval]:
-    """The theorem's intervals from its constants; ``a > b`` means empty."""
+    """The theorem's intervals from its constants; ``a > b`` means empty (never NaN)."""
+    if sigma.size == 0 or C_eps is None:
+        return []
     log_a = math.log(alpha)
     log_c = _log(c_eps) - log_a
     log_left = log_c if endpoints == "slide" else _log(C_eps) - log_a
@@ -249,7 +316,7 @@ def certified_intervals(
 
 def _alpha_max(sigma: FloatArray, M: float, c_eps: float, C_eps: float, ends: Endpoints) -> float:
     """Largest ``alpha`` with ``alpha <= c_eps / M`` and every interval non-empty."""
-    if not math.isfinite(M) or sigma.size == 0:
+    if not math.isfinite(M) or sigma.size == 0 or c_eps <= 0.0 or not math.isfinite(C_eps):
         return 0.0
     log_c, log_cap = math.log(c_eps), math.log(C_eps)
     bound = log_c - math.log(M)  # alpha <= c_eps / M (also gives alpha < c_eps: I_K non-empty)
@@ -265,18 +332,23 @@ def _alpha_max(sigma: FloatArray, M: float, c_eps: float, C_eps: float, ends: En
 
 def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremConstants:
     """The theorem's constants for a built trajectory (see :func:`theorem_constants`)."""
-    lam, alpha = traj.lam, traj.alpha
+    lam, alpha, gamma = traj.lam, traj.alpha, traj.weight_decay
     sigma = positive_part(lam)
     failures: list[str] = []
     tol = eig_tol(lam)
-    if sigma.size == 0:
+    if sigma.size == 0 and gamma:
+        failures.append(
+            f"Y: no eigenvalue above the weight decay {gamma:.6g} (largest {lam[0] + gamma:.6g}); "
+            "every mode decays, there is nothing to learn"
+        )
+    elif sigma.size == 0:
         failures.append(
             f"Y: no positive eigenvalue (largest {lam[0]:.6g}); there is nothing to learn"
         )
-    if lam[-1] < -tol:
+    if lam[-1] + gamma < -tol:  # Y itself must be PSD; Y - gamma I need not be
         failures.append(
-            f"Y: not positive semidefinite (smallest eigenvalue {lam[-1]:.6g}); the flow only "
-            "learns its positive part"
+            f"Y: not positive semidefinite (smallest eigenvalue {lam[-1] + gamma:.6g}); the flow "
+            "only learns its positive part"
         )
     gaps = np.flatnonzero(sigma[:-1] - sigma[1:] <= tol)
     for k in gaps:
@@ -289,8 +361,8 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
     if not math.isfinite(M):
         why = f"r = {r} < n = {n}" if r < n else f"smallest singular value of U0 is {s_min:.3g}"
         failures.append(
-            f"W0 singular: W~0 = Phi^T U0 U0^T Phi is not invertible ({why}), so M = inf; "
-            "the theorem needs an invertible W0 (measured intervals are still computed)"
+            f"U0: W0 = U0 U0^T is singular (W~0 = Phi^T U0 U0^T Phi not invertible: {why}), so "
+            "M = inf; the theorem needs an invertible W0 (measured intervals are still computed)"
         )
     if sigma.size:
         eps_max = min(float(sigma[-1]), 1.0)
@@ -300,19 +372,20 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
                 "needs 0 < eps <= min(sigma_K, 1)"
             )
     c_eps = eps / (16.0 * M**2) if math.isfinite(M) else 0.0
+    C_eps: float | None
     if sigma.size == 0:
-        C_eps = math.nan
+        C_eps = None
     elif math.isfinite(M):
         C_eps = 16.0 * float(sigma[0]) ** 2 * M**2 / eps
     else:
         C_eps = math.inf
-    alpha_max = _alpha_max(sigma, M, c_eps, C_eps, endpoints)
+    alpha_max = _alpha_max(sigma, M, c_eps, math.inf if C_eps is None else C_eps, endpoints)
     if math.isfinite(M) and alpha > c_eps / M:
         failures.append(
             f"alpha: alpha = {alpha:.6g} exceeds c_eps / M = {c_eps / M:.6g}; the theorem "
             "needs alpha <= c_eps / M"
         )
-    if sigma.size and math.isfinite(M):
+    if sigma.size and math.isfinite(M) and C_eps is not None:
         for k, (a, b) in enumerate(
             certified_intervals(sigma, c_eps, C_eps, alpha, endpoints), start=1
         ):
@@ -337,6 +410,7 @@ def constants_of(traj: Trajectory, eps: float, endpoints: Endpoints) -> TheoremC
         endpoints=endpoints,
         hypotheses_hold=not failures,
         failures=tuple(failures),
+        weight_decay=gamma,
     )
 
 
@@ -347,6 +421,7 @@ def theorem_constants(
     eps: float | None = None,
     *,
     endpoints: Endpoints = "corrected",
+    weight_decay: float | None = None,
 ) -> TheoremConstants:
     r"""The theorem's constants ``M``, ``c_eps``, ``C_eps`` and a check of its hypotheses.
 
@@ -369,6 +444,9 @@ def theorem_constants(
         Tolerance, ``eps > 0``.
     endpoints : {"corrected", "slide"}
         Intervals whose non-emptiness is checked (see :func:`theorem_intervals`).
+    weight_decay : float, optional
+        ``gamma >= 0``: the constants of the flow with loss ``+ gamma/2 ||U||_F^2``, i.e. of the
+        target ``Y - gamma I`` (``sigma_i - gamma`` in place of ``sigma_i``; docs/math.md §10).
 
     Returns
     -------
@@ -388,7 +466,7 @@ def theorem_constants(
     >>> round(const.M, 12), round(const.c_eps, 12), const.hypotheses_hold
     (1.0, 0.00625, True)
     """
-    traj = trajectory_of(Y, U0, alpha)
+    traj = trajectory_of(Y, U0, alpha, weight_decay)
     return constants_of(traj, as_eps(eps), as_endpoints(endpoints))
 
 
@@ -399,6 +477,8 @@ def theorem_intervals(
     eps: float | None = None,
     *,
     endpoints: Endpoints = "corrected",
+    weight_decay: float | None = None,
+    check: bool = True,
 ) -> list[Interval]:
     r"""The certified intervals ``I_k``, ``k = 1..K``, on which ``||W(t) - Yhat_k||_2 <= eps``.
 
@@ -424,14 +504,29 @@ def theorem_intervals(
         ``eps > 0``.
     endpoints : {"corrected", "slide"}
         ``"corrected"`` (default, proven and checked) or ``"slide"`` (as transcribed; false).
+    weight_decay : float, optional
+        ``gamma >= 0``: the intervals of the flow with weight decay (docs/math.md §10), with
+        ``sigma_k - gamma`` for ``sigma_k``, ``C_eps = 16 (sigma_1 - gamma)^2 M^2 / eps``,
+        ``K`` the number of ``sigma_k > gamma`` and ``Yhat_k`` the rank-``k`` truncation of
+        ``(Y - gamma I)_+``.
+    check : bool
+        ``True`` (default): the intervals are certified, so a failed hypothesis raises (see
+        Raises). ``False``: evaluate the formulas anyway (uncertified numbers, e.g. to draw the
+        slide's intervals); ``a_k > b_k`` then means the formula gives an empty interval and
+        ``M = inf`` (singular ``W0``) empties every one (``a_k = inf``).
 
     Returns
     -------
     list of (float, float)
-        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``. The formulas are evaluated whether or
-        not the hypotheses hold (:func:`theorem_constants` says which fail); ``a_k > b_k`` means
-        the interval is empty, and ``M = inf`` (singular ``W0``) makes every interval empty
-        (``a_k = inf``). Empty list when ``Y`` has no positive eigenvalue.
+        ``(a_k, b_k)`` for ``k = 1..K``; ``b_K = inf``; never NaN. With ``check=False`` and no
+        positive eigenvalue, an empty list.
+
+    Raises
+    ------
+    ValueError
+        With ``check=True``, when a hypothesis of the theorem fails: the message starts with the
+        arguments concerned and lists every failure (:attr:`TheoremConstants.failures`); there
+        are no certified intervals then. Also, as always, for invalid inputs.
 
     Examples
     --------
@@ -441,5 +536,15 @@ def theorem_intervals(
     >>> [(round(a, 3), round(b, 3)) for a, b in theorem_intervals(Y, U0, 1e-20, eps=0.1)]
     [(6.737, 10.244), (13.475, 20.488), (26.95, inf)]
     """
-    const = theorem_constants(Y, U0, alpha, eps, endpoints=endpoints)
+    if not isinstance(check, bool | np.bool_):
+        raise TypeError(f"check: expected True or False, got {check!r}")
+    const = theorem_constants(Y, U0, alpha, eps, endpoints=endpoints, weight_decay=weight_decay)
+    if check and not const.hypotheses_hold:
+        raise ValueError(
+            f"{', '.join(const.arguments())}: the theorem's {const.status} (no certified "
+            "intervals; theorem_intervals(..., check=False) evaluates the formulas anyway, "
+            "check_theorem reports everything)"
+        )
+    if const.C_eps is None:
+        return []
     return certified_intervals(const.sigma, const.c_eps, const.C_eps, const.alpha, const.endpoints)

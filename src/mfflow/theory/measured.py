@@ -162,6 +162,8 @@ def measured_intervals(
     U0: ArrayLike | None = None,
     alpha: float | None = None,
     eps: float | None = None,
+    *,
+    weight_decay: float | None = None,
 ) -> list[Interval | None]:
     r"""Where the error is actually below ``eps``: per ``k``, the maximal interval with
     ``||W(t) - Yhat_k||_2 <= eps`` around the certified one.
@@ -190,6 +192,9 @@ def measured_intervals(
         ``alpha > 0``.
     eps : float
         ``eps > 0``.
+    weight_decay : float, optional
+        ``gamma >= 0``: the flow with loss ``+ gamma/2 ||U||_F^2``, compared with the
+        truncations of ``(Y - gamma I)_+`` (docs/math.md §10).
 
     Returns
     -------
@@ -206,7 +211,7 @@ def measured_intervals(
     >>> [(round(a, 2), round(b, 2)) for a, b in measured_intervals(Y, U0, 1e-20, eps=0.1)]
     [(6.39, 10.95), (12.42, 21.93), (24.12, inf)]
     """
-    traj = trajectory_of(Y, U0, alpha)
+    traj = trajectory_of(Y, U0, alpha, weight_decay)
     e = as_eps(eps)
     const = constants_of(traj, e, "corrected")
     cert = certified_intervals(const.sigma, const.c_eps, const.C_eps, traj.alpha, "corrected")
@@ -218,6 +223,8 @@ def measured_transition_times(
     U0: ArrayLike | None = None,
     alpha: float | None = None,
     fraction: float = 0.5,
+    *,
+    weight_decay: float | None = None,
 ) -> FloatArray:
     r"""Time at which each positive mode's component first reaches ``fraction * sigma_i``.
 
@@ -236,13 +243,18 @@ def measured_transition_times(
         ``alpha > 0``.
     fraction : float
         ``0 < fraction < 1``.
+    weight_decay : float, optional
+        ``gamma >= 0``: the times at which each mode with ``sigma_i > gamma`` reaches
+        ``fraction * (sigma_i - gamma)`` under the flow with weight decay.
 
     Returns
     -------
     (K,) array
-        One time per positive eigenvalue, descending ``sigma``; ``nan`` for a mode that never
-        reaches the level (e.g. outside the range of a rank-deficient ``W0``); ``0`` if it starts
-        above it.
+        One time per positive eigenvalue, descending ``sigma``; ``0`` if it starts above the
+        level; ``inf`` for a mode that never reaches it (the first time of an event that never
+        happens: an init with no component along that mode beyond the larger modes' rows, e.g.
+        outside the range of a rank-deficient ``W0``, or orthogonal to its eigenvector). Never
+        NaN.
 
     Examples
     --------
@@ -252,7 +264,7 @@ def measured_transition_times(
     >>> measured_transition_times(Y, U0, alpha=1e-10).round(4)  # (log(1e10 (sigma - a))) / 2 sigma
     array([ 3.0515, 11.5129])
     """
-    traj = trajectory_of(Y, U0, alpha)
+    traj = trajectory_of(Y, U0, alpha, weight_decay)
     f = as_positive_scalar(fraction, "fraction")
     if f >= 1.0:
         raise ValueError(f"fraction: expected 0 < fraction < 1, got {f!r}")
@@ -261,7 +273,7 @@ def measured_transition_times(
         return np.zeros(0)
     grid = scan_grid(*scan_horizon(traj))
     vals = traj.mode_values(grid)[:, : sigma.size] - f * sigma  # (T, K)
-    out = np.full(sigma.size, np.nan)
+    out = np.full(sigma.size, np.inf)
     for i in range(sigma.size):
         hit = np.flatnonzero(vals[:, i] >= 0.0)
         if hit.size == 0:

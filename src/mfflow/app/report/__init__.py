@@ -36,6 +36,7 @@ from . import setup
 from .document import Block, write_report
 from .section import Section, SectionConfig
 from .sections import SECTIONS
+from .variables import describe
 
 __all__ = [
     "ReportConfig",
@@ -127,7 +128,7 @@ def compute_results(
     cfg = ReportConfig.default() if cfg is None else cfg
     problem = setup.Setup.build(cfg.setup)
     cache = Cache(cache_dir) if cache_dir is not None else None
-    groups: dict[str, xr.Dataset] = {"setup": problem.dataset()}
+    groups: dict[str, xr.Dataset] = {"setup": describe(problem.dataset())}
     for section in SECTIONS:
         key = _cache_key(cfg, section)
         ds = cache.get(section.name, key) if cache is not None else None
@@ -142,7 +143,7 @@ def compute_results(
                 cache.put(section.name, key, ds)
             if on_step:
                 on_step(section.name, "done")
-        groups[section.name] = ds
+        groups[section.name] = describe(ds)
     root = xr.Dataset(
         attrs={
             "title": "mfflow reproduce: incremental learning in symmetric matrix factorization",
@@ -150,9 +151,25 @@ def compute_results(
             "config": cfg.to_json(),
             "mfflow_version": __version__,
             "reference": "H. Min and R. Vidal, arXiv:2508.20344",
+            **environment(),
         }
     )
     return xr.DataTree.from_dict({"/": root, **groups})
+
+
+def environment() -> dict[str, str]:
+    """Versions of Python and of the libraries that computed and drew the results."""
+    import platform
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    env = {"python_version": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("numpy", "scipy", "mpmath", "xarray", "netCDF4", "matplotlib"):
+        try:
+            env[f"{pkg}_version"] = version(pkg)
+        except PackageNotFoundError:
+            env[f"{pkg}_version"] = "missing"
+    return env
 
 
 def section_dataset(tree: xr.DataTree, name: str) -> xr.Dataset:
@@ -169,12 +186,19 @@ def _check_tree(tree: xr.DataTree, source: Path) -> None:
         )
 
 
-def plot_results(tree: xr.DataTree, out: str | Path, source: Path | None = None) -> list[Path]:
+def plot_results(
+    tree: xr.DataTree,
+    out: str | Path,
+    source: Path | None = None,
+    formats: tuple[str, ...] = ("png", "pdf"),
+) -> list[Path]:
     """Draw every section's figure from the results tree into ``out`` (PNG and PDF)."""
     if source is not None:
         _check_tree(tree, source)
     return save_figures(
-        ((s.name, lambda s=s: s.figure(section_dataset(tree, s.name))) for s in SECTIONS), out
+        ((s.name, lambda s=s: s.figure(section_dataset(tree, s.name))) for s in SECTIONS),
+        out,
+        formats,
     )
 
 
@@ -211,7 +235,8 @@ def reproduce(
     saved = load_results(results)
     if on_step:
         on_step("figures", "start")
-    figures = plot_results(saved, out / "figures")
+    # --quick draws PNGs only (PDF output doubles the drawing time)
+    figures = plot_results(saved, out / "figures", formats=("png",) if quick else ("png", "pdf"))
     if on_step:
         on_step("figures", "done")
     seconds = time.perf_counter() - start

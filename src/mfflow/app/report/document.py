@@ -2,7 +2,8 @@
 
 A report is a list of :class:`Block` (a numbered section: title, paragraphs, tables, an
 optional figure) followed by the configuration; :func:`write_report` writes it as
-``report.md`` (figures linked) and ``index.html`` (figures embedded as base64 PNG).
+``report.md`` (figures linked) and ``index.html`` (self-contained: figures embedded as base64
+PNG, with the PDF embedded behind each figure's caption link).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def write_report(
     md = [f"# {title}", "", f"{meta}. Reference: {REFERENCE}", ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(meta)}. Reference: "]
     body[-1] += html.escape(REFERENCE.replace("*", "")) + "</p>"
+    n_fig = 0
     for n, block in enumerate(blocks, start=1):
         sec = block.title
         md += [f"## {n}. {sec}", ""]
@@ -148,12 +150,22 @@ def write_report(
             rel = os.path.relpath(fig_dir / f"{block.figure}.png", out)
             md += [f"![{sec}]({rel})", ""]
             png = fig_dir / f"{block.figure}.png"
+            pdf = png.with_suffix(".pdf")
             if png.exists():
+                n_fig += 1
                 data = base64.b64encode(png.read_bytes()).decode("ascii")
+                caption = f"Figure {n_fig} (section {n}): {html.escape(sec)}."
+                if pdf.exists():  # embedded too, so the link survives moving the page alone
+                    pdf_data = base64.b64encode(pdf.read_bytes()).decode("ascii")
+                    caption += (
+                        f' <a download="{html.escape(block.figure)}.pdf" '
+                        f'href="data:application/pdf;base64,{pdf_data}">'
+                        f"Vector version (PDF, {pdf.stat().st_size // 1024} KB)</a>"
+                    )
                 body.append(
-                    f'<figure><img alt="{html.escape(sec)}" src="data:image/png;base64,{data}">'
-                    f'<figcaption><a href="{html.escape(rel[:-4])}.pdf">PDF</a></figcaption>'
-                    "</figure>"
+                    f'<figure><img alt="Figure {n_fig}: {html.escape(sec)}" '
+                    f'src="data:image/png;base64,{data}">'
+                    f"<figcaption>{caption}</figcaption></figure>"
                 )
         for p in block.paragraphs:
             md += [p, ""]

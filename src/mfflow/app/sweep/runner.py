@@ -21,7 +21,7 @@ from .cells import CellError, compute_cell
 from .spec import SweepSpec
 from .store import cell_file, init_store, read_cell, write_cell, write_consolidated
 
-__all__ = ["SweepSummary", "dask_client", "run_sweep"]
+__all__ = ["SweepSummary", "dask_client", "pending_cells", "run_sweep"]
 
 
 @dataclass
@@ -73,6 +73,21 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         yield client
 
 
+def pending_cells(spec: SweepSpec, store: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """The cells of ``spec`` that ``store`` lacks or holds as failed: ``(name, config)`` pairs.
+
+    Reads only the cell files, so a caller can skip starting a cluster when nothing is left.
+    """
+    store = Path(store)
+    todo: list[tuple[str, dict[str, Any]]] = []
+    for _, params in spec.cells():
+        name = spec.cell_name(params)
+        old = read_cell(cell_file(store, name))
+        if old is None or old.get("error"):
+            todo.append((name, spec.cell_config(params)))
+    return todo
+
+
 def _failed(message: str) -> dict[str, Any]:
     return {"error": message.splitlines()[0]}
 
@@ -94,12 +109,7 @@ def run_sweep(
     store = Path(store)
     init_store(store, spec)
     cells = spec.cells()
-    todo: list[tuple[str, dict[str, Any]]] = []
-    for _, params in cells:
-        name = spec.cell_name(params)
-        old = read_cell(cell_file(store, name))
-        if old is None or old.get("error"):
-            todo.append((name, spec.cell_config(params)))
+    todo = pending_cells(spec, store)
     summary = SweepSummary(store, total=len(cells), skipped=len(cells) - len(todo))
     measurements = list(spec.measurements)
     state = {"done": 0, "failed": 0, "running": 0, "total": len(todo)}

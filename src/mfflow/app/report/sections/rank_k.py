@@ -12,6 +12,7 @@ import math
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
@@ -21,7 +22,7 @@ from ..document import Table, fmt, interval_cell, tri, yes_no
 from ..section import Section, SectionConfig
 from ..setup import Setup, positive_spectrum
 
-FIGSIZE = (9.0, 6.0)
+FIGSIZE = (12.0, 6.4)
 
 
 class Config(SectionConfig):
@@ -34,6 +35,11 @@ def _interval(iv: tuple[float, float] | None) -> tuple[float, float]:
         return math.nan, math.nan
     a, b = iv
     return float(a), float(b)
+
+
+def _number(x: float | None) -> float:
+    """A float, NaN (the file's missing value, shown ``-``) for a quantity that does not exist."""
+    return math.nan if x is None else float(x)
 
 
 def theorem_dataset(
@@ -61,9 +67,22 @@ def theorem_dataset(
     rows = list(check.rows)
     cert = np.array([_interval(r.certified) for r in rows])
     paper = np.array(
-        [_interval(iv) for iv in theorem_intervals(Y, U0, alpha, eps, endpoints="slide")]
+        [
+            _interval(iv)
+            for iv in theorem_intervals(Y, U0, alpha, eps, endpoints="slide", check=False)
+        ]
     )
     meas = np.array([_interval(r.measured) for r in rows])
+    # the error where the transcribed interval starts (its left end is false: ~sigma_k there);
+    # NaN where that end is not a time (infinite, or negative for a large alpha)
+    paper_err = np.array(
+        [
+            float(traj.distance(best_rank_k(Y, k), np.array([lo]))[0])
+            if math.isfinite(lo) and lo >= 0.0
+            else math.nan
+            for k, lo in zip(range(1, K + 1), paper[:, 0], strict=True)
+        ]
+    )
     return xr.Dataset(
         {
             "distance": (("k", "time"), dist, {"long_name": "||W(t) - Yhat_k||_2"}),
@@ -71,11 +90,13 @@ def theorem_dataset(
             "cert_hi": (("k",), cert[:, 1]),
             "paper_lo": (("k",), paper[:, 0]),
             "paper_hi": (("k",), paper[:, 1]),
+            "paper_lo_error": (("k",), paper_err),
+            "sigma": (("k",), positive_spectrum(Y)),
             "meas_lo": (("k",), meas[:, 0]),
             "meas_hi": (("k",), meas[:, 1]),
             "max_error_on_certified": (
                 ("k",),
-                np.array([float(r.max_error_on_certified) for r in rows]),
+                np.array([_number(r.max_error_on_certified) for r in rows]),
             ),
             "holds": (("k",), np.array([tri(r.holds) for r in rows], dtype=np.int8)),
             "contained": (("k",), np.array([tri(r.contained) for r in rows], dtype=np.int8)),
@@ -87,7 +108,11 @@ def theorem_dataset(
             "hypotheses_hold": ((), np.int8(bool(tc.hypotheses_hold))),
         },
         coords={"k": ("k", np.arange(1, K + 1)), "time": ("time", time)},
-        attrs={"failures": "; ".join(str(f) for f in tc.failures), "crop": int(crop)},
+        attrs={
+            "failures": "; ".join(str(f) for f in tc.failures),
+            "status": tc.status,
+            "crop": int(crop),
+        },
     )
 
 
@@ -101,12 +126,16 @@ def figure(ds: xr.Dataset) -> Figure:
     eps = float(ds["eps"])
     lo_c, hi_c = ds["cert_lo"].values, ds["cert_hi"].values
     lo_m, hi_m = ds["meas_lo"].values, ds["meas_hi"].values
-    finite = [x for x in (*lo_c, *lo_m, *hi_m) if math.isfinite(x)]
+    has_paper = "paper_lo" in ds and not bool(np.all(np.isnan(ds["paper_lo"].values)))
+    lo_p = ds["paper_lo"].values if has_paper else np.full(ks.size, np.nan)
+    hi_p = ds["paper_hi"].values if has_paper else np.full(ks.size, np.nan)
+    err_p = ds["paper_lo_error"].values if "paper_lo_error" in ds else np.full(ks.size, np.nan)
+    ends = [x for x in (*lo_c, *hi_c, *lo_m, *hi_m, *lo_p) if math.isfinite(x)]
     t_end = float(t[-1])
-    if finite and int(ds.attrs.get("crop", 0)):
-        t_end = min(t_end, 1.25 * max(finite))
+    if ends and int(ds.attrs.get("crop", 0)):
+        t_end = min(t_end, 1.12 * max(ends))
     keep = t <= t_end
-    fig, axes = new_figure(FIGSIZE, nrows=2, sharex=True, height_ratios=[3.2, 1.0])
+    fig, axes = new_figure(FIGSIZE, nrows=2, sharex=True, height_ratios=[3.0, 1.4])
     ax, bars = axes
     dist = ds["distance"].values
     for j, k in enumerate(ks):
@@ -119,6 +148,8 @@ def figure(ds: xr.Dataset) -> Figure:
             color=c,
             label=rf"$k = {k}$: $\|W(t) - \hat Y_{k}\|_2$",
         )
+        if has_paper and math.isfinite(lo_p[j]) and math.isfinite(err_p[j]):
+            ax.plot([lo_p[j]], [err_p[j]], "X", color=c, ms=9, mec="k", mew=0.8)
     ax.axhline(eps, color="k", ls="--", lw=1.2, label=rf"$\varepsilon = {eps:g}$")
     ax.set_ylabel(r"$\|W(t) - \hat Y_k\|_2$")
     ax.set_ylim(bottom=max(1e-16, float(np.nanmin(dist[:, keep])) / 3))
@@ -129,18 +160,48 @@ def figure(ds: xr.Dataset) -> Figure:
         f"{hyp})"
     )
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Patch(color="0.3"), Patch(color="0.3", alpha=0.3)]
-    labels += [r"certified $I_k$ (lower panel)", r"measured: error $\leq \varepsilon$ (shaded)"]
-    ax.legend(handles, labels, loc="lower left", ncols=2)
+    handles.append(Patch(color="0.3", alpha=0.25))
+    labels.append(r"measured $\{t: \mathrm{error} \leq \varepsilon\}$ (shaded; light bars)")
+    handles.append(Patch(color="0.3"))
+    labels.append(r"certified $I_k$, corrected left end $\log(C_\varepsilon/\alpha)/(2\sigma_k)$")
+    if has_paper:
+        handles.append(Patch(facecolor="none", edgecolor="k", hatch="////", lw=0.8))
+        labels.append(r"$I_k$ as transcribed, left end $\log(c_\varepsilon/\alpha)/(2\sigma_k)$")
+        handles.append(Line2D([], [], marker="X", ls="", color="0.5", mec="k", ms=8))
+        labels.append(r"error at the transcribed left end ($\approx \sigma_k \gg \varepsilon$)")
+    fig.legend(handles, labels, loc="outside right upper", fontsize=9)
+    h = 0.26
     for j, k in enumerate(ks):
         c = mode_color(int(k))
         y = len(ks) - j
         if math.isfinite(lo_m[j]):
             bars.barh(
-                y, min(hi_m[j], t_end) - lo_m[j], left=lo_m[j], height=0.7, color=c, alpha=0.3, lw=0
+                y, min(hi_m[j], t_end) - lo_m[j], left=lo_m[j], height=3 * h, color=c, alpha=0.25
             )
         if math.isfinite(lo_c[j]) and lo_c[j] <= hi_c[j]:
-            bars.barh(y, min(hi_c[j], t_end) - lo_c[j], left=lo_c[j], height=0.35, color=c)
+            bars.barh(y + h / 2, min(hi_c[j], t_end) - lo_c[j], left=lo_c[j], height=h, color=c)
+        if has_paper and math.isfinite(lo_p[j]) and lo_p[j] <= hi_p[j]:
+            bars.barh(
+                y - h / 2,
+                min(hi_p[j], t_end) - lo_p[j],
+                left=lo_p[j],
+                height=h,
+                facecolor="none",
+                edgecolor=c,
+                hatch="////",
+                lw=0.8,
+            )
+        if not math.isfinite(hi_c[j]) or not math.isfinite(hi_m[j]):
+            bars.annotate(
+                r"$\to\infty$",
+                (t_end, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=10,
+                annotation_clip=False,
+            )
     bars.set_yticks(np.arange(len(ks), 0, -1), [f"k = {k}" for k in ks])
     bars.set_ylim(0.4, len(ks) + 0.6)
     bars.grid(axis="y", visible=False)
@@ -165,6 +226,8 @@ def theorem_tables(ds: xr.Dataset, constants_title: str) -> list[Table]:
             cells.append(
                 interval_cell(float(ds["paper_lo"].sel(sel)), float(ds["paper_hi"].sel(sel)))
             )
+            if "paper_lo_error" in ds:
+                cells.append(fmt(ds["paper_lo_error"].sel(sel)))
         cells += [
             interval_cell(float(ds["cert_lo"].sel(sel)), float(ds["cert_hi"].sel(sel))),
             interval_cell(float(ds["meas_lo"].sel(sel)), float(ds["meas_hi"].sel(sel))),
@@ -175,9 +238,11 @@ def theorem_tables(ds: xr.Dataset, constants_title: str) -> list[Table]:
         rows.append(cells)
     header = ["k"]
     if has_paper:
-        header.append("I_k as transcribed")
+        header.append("I_k as transcribed (left end log(c_eps/alpha)/(2 sigma_k))")
+        if "paper_lo_error" in ds:
+            header.append("error at its left end")
     header += [
-        "certified I_k",
+        "certified I_k (left end log(C_eps/alpha)/(2 sigma_k))",
         "measured {t: error <= eps}",
         "max error on certified",
         "bound holds",
@@ -196,17 +261,39 @@ def tables(ds: xr.Dataset) -> list[Table]:
 def text(ds: xr.Dataset) -> list[str]:
     hyp = "hold" if int(ds["hypotheses_hold"]) else "do not hold"
     contained = int(np.sum(ds["contained"].values == 1))
+    holds = int(np.sum(ds["holds"].values == 1))
     failures = ds.attrs.get("failures", "")
-    return [
+    eps = float(ds["eps"])
+    K = ds.sizes["k"]
+    paras = [
         "The theorem: for small alpha, W(t) is within eps (spectral norm) of the best "
         "rank-k approximation Yhat_k on an interval I_k, for every k. The curves are "
-        "||W(t) - Yhat_k||_2; the lower panel shows, per k, the certified interval (dark) "
-        "inside the measured one (light).",
+        "||W(t) - Yhat_k||_2; the lower panel shows, per k, the measured interval (light), "
+        "the certified one (solid) and, hatched, the interval as transcribed from the talk.",
         f"At alpha = {fmt(ds['alpha'])} the hypotheses {hyp}"
         + (f" ({failures})" if failures else "")
-        + f"; the certified interval lies inside the measured one for {contained} of "
-        f"{ds.sizes['k']} ranks. The bound is conservative: compare the interval lengths.",
+        + f". The certified interval [log(C_eps/alpha)/(2 sigma_k), "
+        f"log(c_eps/alpha)/(2 sigma_(k+1))] (C_eps = {fmt(ds['C_eps'])}, c_eps = "
+        f"{fmt(ds['c_eps'])}) keeps the error below eps for {holds} of {K} ranks and lies "
+        f"inside the measured one for {contained} of {K}. The bound is conservative: compare "
+        "the interval lengths in the table.",
     ]
+    if "paper_lo_error" in ds and not bool(np.all(np.isnan(ds["paper_lo"].values))):
+        err = ds["paper_lo_error"].values
+        sig = ds["sigma"].values
+        ok = np.isfinite(err)
+        ratio = ", ".join(
+            f"{fmt(e)} = {fmt(e / eps)} eps (sigma_{k} = {fmt(s_)})"
+            for k, e, s_ in zip(ds["k"].values[ok], err[ok], sig[ok], strict=True)
+        )
+        paras.append(
+            "The left end as transcribed, log(c_eps/alpha)/(2 sigma_k), is false: there mode "
+            "k is not learned yet and the error is about sigma_k (crosses in the figure, the "
+            f'"error at its left end" column of the table): {ratio}. The per-mode bound '
+            "certifies a learned mode only from log(C_eps/alpha)/(2 sigma_k), the corrected "
+            "left end mfflow uses (docs/math.md §4); the right ends are as transcribed."
+        )
+    return paras
 
 
 SECTION = Section(
