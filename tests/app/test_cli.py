@@ -94,6 +94,10 @@ def test_run_each_example(config: Path, tmp_path: Path) -> None:
         traj = mfflow.closed_form_asymmetric(Y, ds["U0"].values, ds["V0"].values, alpha)
         ref = traj.singular_values(t)
         np.testing.assert_allclose(ds["cf_values"].values, ref, rtol=1e-9, atol=1e-12)
+    elif factorization == "linear_network":
+        net = mfflow.linear_network(ds["X"].values, Y, ds["W1_0"].values, ds["W2_0"].values)
+        ref = net.singular_values(t)
+        np.testing.assert_allclose(ds["cf_values"].values, ref, rtol=1e-12, atol=1e-300)
     elif factorization == "symmetric":
         ref = mfflow.closed_form(Y, ds["U0"].values, alpha).eigvals(t)
         np.testing.assert_allclose(ds["ref_values"].values, np.abs(ref), rtol=1e-9, atol=1e-12)
@@ -171,7 +175,8 @@ BAD = [
     (
         "unknown factorization",
         {"head": 'factorization = "tensor"'},
-        "config field 'factorization': expected 'symmetric', 'asymmetric' or 'deep'",
+        "config field 'factorization': expected 'symmetric', 'asymmetric', 'deep' or "
+        "'linear_network'",
     ),
     (
         "depth of the wrong type",

@@ -60,6 +60,8 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "asymmetric",
         "deep",
         "sensing",
+        "lazy_rich",
+        "continual",
     ]
     for name in FIGURES:
         assert (reproduced / "figures" / f"{name}.png").stat().st_size > 1000

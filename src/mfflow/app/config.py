@@ -74,6 +74,7 @@ INIT_KINDS = {
     "symmetric": ("gaussian", "orthogonal", "spectral", "low_rank"),
     "asymmetric": ("balanced", "lambda_balanced", "gaussian"),
     "deep": ("gaussian", "spectral"),
+    "linear_network": ("lambda_balanced",),
 }
 
 #: Defaults of the geometric target spectrum ``sigma1 * gap^-(i-1)``, ``i = 1..K``.
@@ -91,6 +92,12 @@ class TargetConfig(_Strict):
 
     For the asymmetric factorization the values are singular values and ``Y`` is ``n x cols``
     (``cols`` defaults to ``n``); ``n`` defaults to the number of values.
+
+    For ``factorization = "linear_network"`` the data are ``P`` whitened inputs ``X``
+    ``(cols, P)`` (``cols`` = d_in, default ``n``; ``P`` default ``4 * cols``) and the targets
+    ``Y`` ``(n, P)`` of a teacher with singular values ``spectrum`` (``n`` = d_out), both drawn
+    with ``seed``; or ``file``: a ``.npz`` holding arrays ``X`` ``(d_in, P)`` and ``Y``
+    ``(d_out, P)``.
     """
 
     spectrum: list[float] | None = Field(default=None, min_length=1)
@@ -100,6 +107,7 @@ class TargetConfig(_Strict):
     gap: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     n: int | None = Field(default=None, ge=1)
     cols: int | None = Field(default=None, ge=1)
+    P: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
 
     @field_validator("spectrum")
@@ -122,7 +130,13 @@ class TargetConfig(_Strict):
 
 
 class InitConfig(_Strict):
-    """The initialization ``U(0) = sqrt(alpha) U0``: shape kind, width ``r``, seed and scale."""
+    """The initialization ``U(0) = sqrt(alpha) U0``: shape kind, width ``r``, seed and scale.
+
+    For ``factorization = "linear_network"``: ``kind = "lambda_balanced"`` weights
+    (:func:`mfflow.lambda_balanced_weights`) with relative scale ``lam``
+    (``W2^T W2 - W1 W1^T = lam I``), absolute scale ``alpha`` (the singular values of
+    ``W2 W1`` at ``t = 0``) and hidden width ``r`` (default ``min(d_in, d_out)``).
+    """
 
     kind: Literal[
         "gaussian", "orthogonal", "spectral", "low_rank", "balanced", "lambda_balanced"
@@ -166,7 +180,7 @@ class RunConfig(_Strict):
     """
 
     name: str = "run"
-    factorization: Literal["symmetric", "asymmetric", "deep"] = "symmetric"
+    factorization: Literal["symmetric", "asymmetric", "deep", "linear_network"] = "symmetric"
     depth: int | None = Field(default=None, ge=2)
     methods: list[Method] = Field(
         default_factory=lambda: list[Method](["closed_form"]), min_length=1
@@ -305,12 +319,18 @@ def _rules(get: Callable[[str], Any]) -> Iterator[Problem]:
             yield "depth", "factorization 'deep' needs 'depth' (an integer >= 2)"
         if f != "deep" and get("depth") is not None:
             yield "depth", f"only used with factorization 'deep', got factorization {f!r}"
-    if known("factorization", "target.cols") and f != "asymmetric":
+    if known("factorization", "target.cols") and f not in ("asymmetric", "linear_network"):
         if get("target.cols") is not None:
             yield (
                 "target.cols",
-                f"only used with factorization 'asymmetric' (rectangular), got {f!r}",
+                "only used with factorization 'asymmetric' (rectangular) or 'linear_network' "
+                f"(d_in), got {f!r}",
             )
+    if known("factorization", "target.P") and f != "linear_network":
+        if get("target.P") is not None:
+            yield "target.P", f"only used with factorization 'linear_network', got {f!r}"
+    if known("factorization", "operator.kind") and f == "linear_network" and op != "identity":
+        yield "operator.kind", "factorization 'linear_network' trains on data (X, Y): 'identity'"
     if known("factorization", "init.kind") and kind not in INIT_KINDS[f]:
         allowed = ", ".join(repr(k) for k in INIT_KINDS[f])
         yield "init.kind", f"{kind!r} does not apply to factorization {f!r}; use {allowed}"

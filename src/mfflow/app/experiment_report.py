@@ -250,9 +250,20 @@ def run_blocks(tree: xr.DataTree) -> list[Block]:
     methods = ", ".join(cfg["methods"])
     f = cfg.get("factorization", "symmetric")
     op = cfg.get("operator", {"kind": "identity"})
+    scale = f"alpha = {fmt(cfg['init']['alpha'])}"
     if f == "symmetric" and op["kind"] == "identity":
         what = "Eigenvalues of W(t)"
         loss = "The loss 1/4 ||Y - W(t)||_F^2."
+    elif f == "linear_network":
+        what = (
+            f"Singular values of W2 W1 (two-layer linear network {ds.attrs['network']}; the "
+            "legend gives the singular values of Y X^T / P, what it learns)"
+        )
+        loss = "The training loss 1/(2P) ||Y - W2 W1 X||_F^2."
+        scale = (
+            f"scale alpha = {fmt(cfg['init']['alpha'])} (the singular values of W2 W1 at t = 0) "
+            f"and lambda = {fmt(cfg['init']['lam'])} (W2^T W2 - W1 W1^T = lambda I)"
+        )
     else:
         shape = "x".join(str(d) for d in ds["Y"].shape)
         label = ds.attrs["curve_label"]
@@ -274,8 +285,7 @@ def run_blocks(tree: xr.DataTree) -> list[Block]:
         Block(
             "Learning curves",
             [
-                f"{what}, for init '{cfg['init']['kind']}' at alpha = "
-                f"{fmt(cfg['init']['alpha'])}; methods: {methods}.",
+                f"{what}, for init '{cfg['init']['kind']}' at {scale}; methods: {methods}.",
             ],
             [tables[k] for k in ("transitions", "errors", "recovery") if k in tables],
             "learning_curves",

@@ -31,11 +31,13 @@ from .. import (
     deep_mode_curve,
     deep_transition_time,
     eigh_descending,
+    linear_network,
     measured_transition_times,
     sensing_descent,
     sensing_flow,
     simulate_gd,
     simulate_gf,
+    simulate_linear_network,
     transition_times,
 )
 from .config import load_config
@@ -247,13 +249,79 @@ def _general(p: Problem) -> xr.DataTree:
     return xr.DataTree(xr.Dataset(data, coords=coords, attrs=attrs))
 
 
+def _network(p: Problem) -> xr.DataTree:
+    """A two-layer linear network ``x -> W2 W1 x`` on ``(X, Y)``: the closed form
+    (:func:`mfflow.linear_network`, whitened ``X``) and the simulations
+    (:func:`mfflow.simulate_linear_network`). Curves are singular values of ``W2 W1``, with the
+    NTK's kernel distance and task alignment."""
+    cfg = p.config
+    X, Y, t = p.X, p.Y, p.t
+    assert X is not None and p.V0 is not None
+    W1, W2 = p.V0.T, p.U0
+    P = X.shape[1]
+    syx = Y @ X.T / P
+    sig = np.linalg.svd(syx, compute_uv=False)
+    q = sig.size
+    one = {"units": "1"}
+    data: dict[str, Any] = {
+        "X": (("input", "example"), X, {"long_name": "inputs X", **one}),
+        "Y": (("output", "example"), Y, {"long_name": "targets Y", **one}),
+        "W1_0": (("hidden", "input"), W1, {"long_name": "first layer W1 at t = 0", **one}),
+        "W2_0": (("output", "hidden"), W2, {"long_name": "second layer W2 at t = 0", **one}),
+        "sigma_Y": (("mode",), sig, {"long_name": "singular values of Y X^T / P", **one}),
+        "alpha": ((), cfg.init.alpha, {"long_name": "singular values of W2 W1 at t = 0", **one}),
+        "lam": ((), cfg.init.lam, {"long_name": "lambda: W2^T W2 - W1 W1^T = lambda I", **one}),
+    }
+    coords: dict[str, Any] = {"time": ("time", t), "mode": ("mode", np.arange(1, q + 1))}
+    d_in, h, d_out = X.shape[0], W1.shape[0], Y.shape[0]
+    attrs: dict[str, Any] = {
+        "curve_label": "singular values of W2 W1",
+        "curve_label_tex": "singular values of $W_2 W_1$",
+        "loss_label": r"training loss $\frac{1}{2P}\|Y - W_2 W_1 X\|_F^2$",
+        "error_label": "||W_sim(t) - W_closed(t)||_2",
+        "factorization": "linear_network",
+        "network": f"{d_in} -> {h} -> {d_out}, P = {P}",
+    }
+    net = linear_network(X, Y, W1, W2) if "closed_form" in cfg.methods else None
+    if net is not None:
+        data["cf_values"] = (("time", "mode"), np.asarray(net.singular_values(t)))
+        data["cf_loss"] = (("time",), np.asarray(net.loss(t)))
+        data["cf_kernel_distance"] = (("time",), np.asarray(net.kernel_distance(t)))
+        data["cf_task_alignment"] = (("time",), np.asarray(net.task_alignment(t)))
+        attrs["lambda_found"] = float(net.lam)
+
+    def record(prefix: str, sim: Any, tt: FloatArray, dim: str) -> None:
+        data[f"{prefix}_values"] = ((dim, "mode"), sim.singular_values)
+        data[f"{prefix}_loss"] = ((dim,), sim.loss)
+        data[f"{prefix}_kernel_distance"] = ((dim,), sim.kernel_distance())
+        data[f"{prefix}_task_alignment"] = ((dim,), sim.task_alignment())
+        if net is not None:
+            err = np.linalg.norm(sim.W - np.asarray(net.W(tt)), ord=2, axis=(1, 2))
+            data[f"{prefix}_error"] = ((dim,), err)
+            data[f"{prefix}_max_error"] = ((), float(np.max(err)))
+
+    if "gradient_flow" in cfg.methods:
+        record("gf", simulate_linear_network(X, Y, W1, W2, t), t, "time")
+    if "gradient_descent" in cfg.methods:
+        steps = _gd_steps(float(t[-1]), cfg.eta)
+        gd = simulate_linear_network(X, Y, W1, W2, eta=cfg.eta, steps=steps)
+        t_gd = np.asarray(gd.t, dtype=np.float64)
+        coords["gd_time"] = ("gd_step", t_gd)
+        data["eta"] = ((), cfg.eta)
+        record("gd", gd, t_gd, "gd_step")
+    return xr.DataTree(xr.Dataset(data, coords=coords, attrs=attrs))
+
+
 def compute(p: Problem) -> xr.DataTree:
     """Run the configured methods on a built problem; the tree is what ``results.nc`` holds.
 
     Root attributes: ``kind`` ("run"), ``config`` (the configuration as JSON, with the time
     horizon it used), ``mfflow_version``.
     """
-    tree = _paper(p) if p.config.is_paper_setting else _general(p)
+    if p.config.factorization == "linear_network":
+        tree = _network(p)
+    else:
+        tree = _paper(p) if p.config.is_paper_setting else _general(p)
     tree.attrs.update(
         {
             "title": f"mfflow run: {p.config.name}",

@@ -27,11 +27,15 @@ from .. import (
     gaussian_init,
     gaussian_pair_init,
     lambda_balanced_init,
+    lambda_balanced_weights,
+    linear_network,
     low_rank_init,
     make_target,
     orthogonal_init,
     rectangular_target,
     spectral_init,
+    teacher_task,
+    whitened_inputs,
 )
 from ..validation import as_symmetric
 from .config import RunConfig
@@ -60,6 +64,10 @@ class Problem:
         :class:`~mfflow.IdentityOperator` for the paper's setting.
     t : (T,) array
         The evaluation times.
+    X : (d_in, P) array or None
+        The inputs of a two-layer linear network (``factorization = "linear_network"``); then
+        ``Y`` is ``(d_out, P)``, ``U0`` the second layer ``W2`` ``(d_out, h)`` and ``V0``
+        ``W1^T`` ``(d_in, h)`` (mfflow's ``U = W2``, ``V = W1^T``), at their full scale.
     """
 
     config: RunConfig
@@ -68,6 +76,7 @@ class Problem:
     V0: FloatArray | None
     operator: Any
     t: FloatArray
+    X: FloatArray | None = None
 
 
 def read_array(path: Path) -> FloatArray:
@@ -232,23 +241,109 @@ def default_t_max(sigma: FloatArray, alpha: float, factorization: str, depth: in
     return 1.5 * max(t_k, 0.0) + 5.0 * width
 
 
+def _network_data(cfg: RunConfig, base: Path | None) -> tuple[FloatArray, FloatArray]:
+    """``(X, Y)`` of a linear network: a teacher on whitened inputs, or a ``.npz`` file."""
+    t = cfg.target
+    if t.file is None:
+        spec = t.values()
+        assert spec is not None
+        d_out = t.n if t.n is not None else len(spec)
+        d_in = t.cols if t.cols is not None else d_out
+        P = t.P if t.P is not None else 4 * d_in
+        try:
+            X = whitened_inputs(d_in, P, seed=t.seed)
+        except ValueError as exc:
+            raise _fail("target.P", exc) from exc
+        try:
+            return X, teacher_task(X, d_out, spec, seed=t.seed)
+        except ValueError as exc:
+            raise _fail("target", exc) from exc
+    for name in ("n", "cols", "P"):
+        if getattr(t, name) is not None:
+            raise ConfigError(
+                f"config field 'target.{name}': only used without 'file' (the sizes are the file's)"
+            )
+    path = Path(t.file)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    where = "config field 'target.file'"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k]) for k in ("X", "Y") if k in z.files}
+    except (OSError, ValueError) as exc:
+        raise InputFileError(
+            f"{where}: expected a readable .npz file with arrays X and Y, could not read "
+            f"'{path}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise InputFileError(f"{where}: '{path}' has no array {' or '.join(missing)}")
+    X, Y = arrays["X"], arrays["Y"]
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ConfigError(
+            f"{where}: expected X (d_in, P) and Y (d_out, P) with the same P, got shapes "
+            f"{X.shape} and {Y.shape}"
+        )
+    if X.dtype.kind not in "biuf" or Y.dtype.kind not in "biuf":
+        raise ConfigError(f"{where}: expected real numbers in X and Y")
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
+        raise ConfigError(f"{where}: expected finite entries in X and Y")
+    return X, Y
+
+
+def _network(
+    cfg: RunConfig, base: Path | None
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``(X, Y)`` and ``W1, W2`` lambda-balanced; the closed form's refusals name the field."""
+    X, Y = _network_data(cfg, base)
+    i = cfg.init
+    d_in, d_out = X.shape[0], Y.shape[0]
+    h = i.r if i.r is not None else min(d_in, d_out)
+    assert i.lam is not None  # the configuration's rules
+    try:
+        W1, W2 = lambda_balanced_weights(d_in, h, d_out, i.lam, i.alpha, i.seed)
+    except ValueError as exc:
+        raise _fail("init", exc) from exc
+    if "closed_form" in cfg.methods:
+        try:
+            linear_network(X, Y, W1, W2)
+        except ValueError as exc:
+            field = "target.file" if cfg.target.file is not None else "init"
+            raise ConfigError(
+                f"config field '{field}': {exc} (or use methods 'gradient_flow' / "
+                "'gradient_descent', which train on any X)"
+            ) from exc
+    return X, Y, W1, W2
+
+
 def build_problem(cfg: RunConfig, base: Path | None = None) -> Problem:
     """Build target, factors, operator and times; :class:`ConfigError` names the field.
 
     ``base`` is the folder relative target files are read from (the configuration's folder).
     """
-    Y = _target(cfg, base)
-    U0, V0 = _factors(cfg, Y)
-    op = _operator(cfg, Y)
+    X = None
+    if cfg.factorization == "linear_network":
+        X, Y, W1, W2 = _network(cfg, base)
+        U0, V0 = W2, W1.T
+        op = None
+    else:
+        Y = _target(cfg, base)
+        U0, V0 = _factors(cfg, Y)
+        op = _operator(cfg, Y)
     times = cfg.times
     if times.values is not None:
         t = np.asarray(times.values, dtype=np.float64)
     else:
         if times.t_max is None:
-            sig = learned_values(Y, cfg.factorization)
-            horizon = default_t_max(sig, cfg.init.alpha, cfg.factorization, cfg.depth)
+            if X is None:
+                sig = learned_values(Y, cfg.factorization)
+                horizon = default_t_max(sig, cfg.init.alpha, cfg.factorization, cfg.depth)
+            else:  # the product starts with singular values alpha, like the asymmetric flow
+                sig = learned_values(Y @ X.T / X.shape[1], "asymmetric")
+                horizon = default_t_max(sig, cfg.init.alpha, "asymmetric", None)
             times = times.model_copy(update={"t_max": float(f"{horizon:.6g}")})
             cfg = cfg.model_copy(update={"times": times})
         assert times.t_max is not None
         t = np.linspace(0.0, times.t_max, times.num)
-    return Problem(config=cfg, Y=Y, U0=U0, V0=V0, operator=op, t=t)
+    return Problem(config=cfg, Y=Y, U0=U0, V0=V0, operator=op, t=t, X=X)

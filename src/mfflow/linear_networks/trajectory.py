@@ -414,7 +414,7 @@ def linear_network(
         xb, yb = b.asarray(X), b.asarray(Y)
         syx = yb @ b.xp.matrix_transpose(xb) / P
         c = 0.5 * b.xp.sum((yb - syx @ xb) ** 2) / P
-    flow = closed_form_asymmetric(syx, u0, v0, a, rtol=rtol)
+    flow = closed_form_asymmetric(syx, u0, v0, a, balance_rtol=rtol)
     return NetworkTrajectory(
         flow=flow,
         X=xb,

@@ -19,6 +19,7 @@ from ... import (
     closed_form,
     crossing_times,
     eigh_descending,
+    lazy_rich_cell,
     measured_transition_times,
     simulate_gd,
     simulate_gf,
@@ -31,6 +32,8 @@ from ..problem import build_problem, learned_values
 __all__ = ["CellError", "compute_cell"]
 
 _SIM_METHODS = ("gradient_flow", "gradient_descent")
+#: Relative excess loss that counts as learned in a linear network's cell (its time to learn).
+LAZY_RICH_TOL = 1e-2
 
 
 class CellError(UserError):
@@ -59,9 +62,26 @@ def compute_cell(config: dict[str, Any], measurements: list[str] | tuple[str, ..
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise CellError(f"{type(cause).__name__}: {exc}") from exc
     out: dict[str, Any] = {"computed_at": t0, "pid": os.getpid()}
-    out.update(_measure(cfg, p.Y, p.U0, p.t, set(measurements)))
+    if p.X is not None:
+        out.update(_lazy_rich(cfg, p.X, p.Y, int(p.U0.shape[1])))
+    else:
+        out.update(_measure(cfg, p.Y, p.U0, p.t, set(measurements)))
     out["seconds"] = time.time() - t0
     return out
+
+
+def _lazy_rich(cfg: RunConfig, X: np.ndarray, Y: np.ndarray, h: int) -> dict[str, np.ndarray]:
+    """A linear network's cell: :func:`mfflow.lazy_rich_cell` at ``(init.lam, init.alpha)``
+    (the same weights as ``mfflow run``), exact at ``t = inf``; ``sigma``: the singular values
+    of ``Y X^T / P``."""
+    assert cfg.init.lam is not None  # the configuration's rules
+    cell = lazy_rich_cell(
+        X, Y, cfg.init.lam, cfg.init.alpha, h=h, seed=cfg.init.seed, tol=LAZY_RICH_TOL
+    )
+    res = {k: np.asarray(v) for k, v in cell.as_dict().items() if k not in ("lam", "scale")}
+    res["tol"] = np.asarray(LAZY_RICH_TOL)
+    res["sigma"] = np.linalg.svd(Y @ X.T / X.shape[1], compute_uv=False)
+    return res
 
 
 def _measure(

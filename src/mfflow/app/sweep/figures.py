@@ -3,7 +3,9 @@
 Every figure needs ``alpha`` as a grid dimension; every other dimension is averaged over, with
 its standard deviation drawn as a band or error bar (NaN-aware: failed and missing cells are
 skipped). A phase diagram (a colour map over ``log(1/alpha)`` and a second parameter) is drawn
-only when one of ``gap``, ``K``, ``n``, ``r``, ``sigma1``, ``eta`` is swept.
+only when one of ``gap``, ``K``, ``n``, ``r``, ``sigma1``, ``eta`` is swept. A linear-network
+sweep (measurement ``lazy_rich``) over ``init.lam`` and ``init.alpha`` draws the lazy/rich phase
+diagram (:mod:`mfflow.app.phase_figures`), averaged over any other dimension.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from ..phase_figures import draw_phase_panels
 from ..plotting import mode_color, new_figure, save_figures
 
 __all__ = ["SWEEP_FIGURES", "plot_sweep", "sweep_figures"]
@@ -169,7 +172,38 @@ def fig_sweep_distance(ds: xr.Dataset) -> Figure:
     return fig
 
 
+def fig_sweep_lazy_rich(ds: xr.Dataset) -> Figure:
+    """The lazy/rich phase diagram over ``(lam, alpha)`` (rows, columns), exact at ``t = inf``,
+    averaged over the other grid dimensions (failed cells: NaN, left white)."""
+    names = ["kernel_distance", "representation_distance", "alignment_final", "time_to_learn"]
+    keep = ("lam", "alpha")
+    fields = {n: _mean_over(ds[n], keep).transpose(*keep).values for n in names}
+    fig, axes = new_figure((12.0, 9.0), nrows=2, ncols=2, sharex=True, sharey=True)
+    axes = axes.ravel()
+    draw_phase_panels(
+        fig,
+        axes,
+        ds["lam"].values.astype(np.float64),
+        ds["alpha"].values.astype(np.float64),
+        fields,
+        tol=float(ds["tol"].max()),
+    )
+    for ax in axes[2:]:
+        ax.set_xlabel(r"absolute scale $\alpha$ (singular values of $W_2 W_1(0)$)")
+    for ax in axes[::2]:
+        ax.set_ylabel(r"relative scale $\lambda$ ($W_2^T W_2 - W_1 W_1^T = \lambda I$)")
+    others = [d for d in ds["status"].dims if d not in keep]
+    fig.suptitle(
+        f"Lazy vs rich sweep '{ds.attrs.get('name', '')}': {ds.sizes['lam']} x "
+        f"{ds.sizes['alpha']} cells, each exact at t = inf"
+        + (f"; mean over {', '.join(others)}" if others else ""),
+        fontsize=11,
+    )
+    return fig
+
+
 SWEEP_FIGURES: dict[str, Callable[[xr.Dataset], Figure]] = {
+    "sweep_lazy_rich": fig_sweep_lazy_rich,
     "sweep_transitions": fig_sweep_transitions,
     "sweep_theorem": fig_sweep_theorem,
     "sweep_distance": fig_sweep_distance,
@@ -181,6 +215,8 @@ def sweep_figures(ds: xr.Dataset) -> list[str]:
     if "alpha" not in ds.dims:
         return []
     names = []
+    if "kernel_distance" in ds and "lam" in ds.dims:
+        names.append("sweep_lazy_rich")
     if "t_measured" in ds and "t_predicted" in ds:
         names.append("sweep_transitions")
     if "theorem_holds" in ds:

@@ -22,6 +22,11 @@ named after its field (``alpha``, ``seed``), or its dotted path where two fields
 a cell is named benchopt style, ``time-scales[alpha=0.1,seed=0]``. Without ``times.t_max`` the
 sweep's shared time grid reaches past the last transition of its slowest cell.
 
+A linear network (``factorization = "linear_network"``) is swept with
+``measurements = ["lazy_rich"]`` and ``methods = ["closed_form"]``: each cell is
+:func:`mfflow.lazy_rich_cell` at ``(init.lam, init.alpha)``, exact at ``t = inf``
+(``examples/sweeps/lazy_rich.toml``).
+
 Every problem of a spec is listed at once, one line each naming the field
 (``sweep field 'grid.init.alpha[3]': expected a number > 0, got -1``).
 """
@@ -46,8 +51,8 @@ from ..problem import default_t_max, learned_values, read_array
 
 __all__ = ["MEASUREMENTS", "SpecError", "SweepSpec", "load_spec", "spec_from_dict"]
 
-Measurement = Literal["curves", "transition_times", "theorem", "final_error"]
-MEASUREMENTS = ("curves", "transition_times", "theorem", "final_error")
+Measurement = Literal["curves", "transition_times", "theorem", "final_error", "lazy_rich"]
+MEASUREMENTS = ("curves", "transition_times", "theorem", "final_error", "lazy_rich")
 _GENERATORS = ("range", "linspace", "geomspace")
 _NOT_GRIDDED = {"name", "methods", "factorization", "depth"}
 
@@ -261,10 +266,27 @@ def _unsupported(base: dict[str, Any], measurements: list[Measurement], bad: set
     closed form. Fields in ``bad`` (already reported invalid) are not checked."""
     out = []
     f = base.get("factorization", "symmetric")
-    if f != "symmetric" and "factorization" not in bad:
+    if f not in ("symmetric", "linear_network") and "factorization" not in bad:
         out.append(
-            f"sweep field 'factorization': sweeps run the symmetric factorization; got {f!r}"
+            "sweep field 'factorization': sweeps run the symmetric factorization, or "
+            f"'linear_network' with measurement 'lazy_rich'; got {f!r}"
         )
+    if "factorization" not in bad and (f == "linear_network") != ("lazy_rich" in measurements):
+        out.append(
+            "sweep field 'measurements': factorization 'linear_network' measures ['lazy_rich'] "
+            "(the lazy/rich quantities of mfflow.lazy_rich_cell), which no other factorization "
+            "does"
+        )
+    elif f == "linear_network" and measurements != ["lazy_rich"]:
+        out.append(
+            "sweep field 'measurements': factorization 'linear_network' measures only ['lazy_rich']"
+        )
+    if f == "linear_network" and "methods" not in bad:
+        if base.get("methods", ["closed_form"]) != ["closed_form"]:
+            out.append(
+                "sweep field 'methods': a 'lazy_rich' sweep runs ['closed_form'] (each cell "
+                "exact at t = inf)"
+            )
     op = base.get("operator", {})
     kind = op.get("kind", "identity") if isinstance(op, dict) else "identity"
     if kind != "identity" and not {"operator", "operator.kind"} & bad:
@@ -351,7 +373,17 @@ def spec_from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Sw
     problems += _unsupported(base, part.measurements, bad_fields)
     if problems:
         raise SpecError(list(dict.fromkeys(problems)))
-    if cfg is not None and cfg.times.t_max is None and cfg.times.values is None:
+    if cfg is not None and cfg.factorization == "linear_network":
+        if cfg.times.t_max is None and cfg.times.values is None:  # unused: cells end at t = inf
+            spec = SweepSpec(
+                {**base, "times": {**base.get("times", {}), "t_max": 1.0, "num": 2}},
+                grid,
+                spec.zip,
+                spec.measurements,
+                data,
+                folder,
+            )
+    elif cfg is not None and cfg.times.t_max is None and cfg.times.values is None:
         horizon = 0.0
         for _, params in spec.cells():
             c = RunConfig.model_validate(spec.cell_config(params))

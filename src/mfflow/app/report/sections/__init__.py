@@ -5,11 +5,13 @@ from __future__ import annotations
 from ..section import Section
 from . import (
     asymmetric,
+    continual,
     deep,
     early_stopping,
     gd_vs_gf,
     general_init,
     incremental,
+    lazy_rich,
     one_mode,
     rank_k,
     sensing,
@@ -30,6 +32,8 @@ SECTIONS: list[Section] = [
     asymmetric.SECTION,
     deep.SECTION,
     sensing.SECTION,
+    lazy_rich.SECTION,
+    continual.SECTION,
 ]
 
 
