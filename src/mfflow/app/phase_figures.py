@@ -86,7 +86,7 @@ def _edges(centers: FloatArray, fwd: Any, inv: Any) -> FloatArray:
 
 def draw_phase_panels(
     fig: Figure,
-    axes: Sequence[Any],
+    axes: Sequence[Any] | NDArray[Any],
     lams: FloatArray,
     scales: FloatArray,
     fields: dict[str, FloatArray],

@@ -323,6 +323,7 @@ def build_problem(cfg: RunConfig, base: Path | None = None) -> Problem:
     ``base`` is the folder relative target files are read from (the configuration's folder).
     """
     X = None
+    V0: FloatArray | None
     if cfg.factorization == "linear_network":
         X, Y, W1, W2 = _network(cfg, base)
         U0, V0 = W2, W1.T

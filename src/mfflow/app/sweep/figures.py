@@ -192,7 +192,7 @@ def fig_sweep_lazy_rich(ds: xr.Dataset) -> Figure:
         ax.set_xlabel(r"absolute scale $\alpha$ (singular values of $W_2 W_1(0)$)")
     for ax in axes[::2]:
         ax.set_ylabel(r"relative scale $\lambda$ ($W_2^T W_2 - W_1 W_1^T = \lambda I$)")
-    others = [d for d in ds["status"].dims if d not in keep]
+    others = [str(d) for d in ds["status"].dims if d not in keep]
     fig.suptitle(
         f"Lazy vs rich sweep '{ds.attrs.get('name', '')}': {ds.sizes['lam']} x "
         f"{ds.sizes['alpha']} cells, each exact at t = inf"
