@@ -21,6 +21,7 @@ from .backend import to_numpy
 __all__ = [
     "MAGNITUDE_MAX",
     "MAGNITUDE_MIN",
+    "SCALE_MIN",
     "SYMMETRY_RTOL",
     "Seed",
     "array_bytes",
@@ -57,6 +58,11 @@ MAGNITUDE_MAX = 1e100
 #: and below this they (and ``1 / (2 sigma)``-type transition times) leave the float64 range or
 #: lose every digit to subnormal arithmetic. An all-zero array is allowed.
 MAGNITUDE_MIN = 1e-100
+#: Smallest non-zero scale of a *scale-like* argument whose formulas work on its logarithm (the
+#: deep modes' initial value ``s0``, like ``alpha``): the smallest normal double. Below it a
+#: number is subnormal, keeps fewer than 53 significant bits, and its logarithm is no longer
+#: known to full precision.
+SCALE_MIN = float(np.finfo(np.float64).tiny)
 
 FloatArray = NDArray[np.float64]
 
@@ -117,9 +123,12 @@ def as_scales(value: Any, n: int, name: str = "scales") -> FloatArray:
     return check_magnitude(s, name)
 
 
-def check_magnitude(arr: FloatArray, name: str) -> FloatArray:
+def check_magnitude(arr: FloatArray, name: str, *, minimum: float = MAGNITUDE_MIN) -> FloatArray:
     """``arr`` (finite, float64) if its scale ``max|arr|`` is 0 or within
-    ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``; a :class:`ValueError` naming ``name`` otherwise."""
+    ``[minimum, MAGNITUDE_MAX]``; a :class:`ValueError` naming ``name`` otherwise.
+
+    ``minimum`` is :data:`MAGNITUDE_MIN` for data (time scales go like its inverse) and
+    :data:`SCALE_MIN` for scale-like arguments handled through their logarithm."""
     if arr.size == 0:
         return arr
     top = float(np.max(np.abs(arr)))
@@ -129,10 +138,15 @@ def check_magnitude(arr: FloatArray, name: str) -> FloatArray:
             f"sums of their products, which must stay in the float64 range), got "
             f"max|{name}| = {top:.3g}; rescale the problem (time scales with 1 / |{name}|)"
         )
-    if 0.0 < top < MAGNITUDE_MIN:
+    if 0.0 < top < minimum:
+        why = (
+            "below it a number is subnormal and its logarithm loses digits"
+            if minimum <= SCALE_MIN
+            else "time scales go like its inverse"
+        )
         raise ValueError(
-            f"{name}: expected a scale max|{name}| of 0 or at least {MAGNITUDE_MIN:g} (time "
-            f"scales go like its inverse), got {top:.3g}; rescale the problem"
+            f"{name}: expected a scale max|{name}| of 0 or at least {minimum:g} ({why}), "
+            f"got {top:.3g}; rescale the problem"
         )
     return arr
 
