@@ -55,14 +55,16 @@ from .asymmetric.exact import AsymmetricTrajectory, lambda_of
 from .riccati import Trajectory, closed_form
 from .simulate.models import imbalance
 from .validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
     as_alpha,
-    as_matrix,
     as_nonnegative_scalar,
     as_pair,
     as_positive_int,
     as_positive_scalar,
     as_rng,
     as_times,
+    as_values,
 )
 
 __all__ = [
@@ -192,9 +194,11 @@ def noisy_target(
     >>> target.Y.shape, target.values.tolist(), round(target.signal_norm, 6)
     ((100, 100), [30.0, 20.0], 36.055513)
     """
-    theta = np.asarray(as_matrix(np.reshape(np.asarray(signal, dtype=float), (1, -1)), "signal"))[0]
+    theta = as_values(signal, "signal")
     nn = as_positive_int(n, "n")
     s = as_nonnegative_scalar(noise, "noise")
+    if s > MAGNITUDE_MAX:
+        raise ValueError(f"noise: expected a level of at most {MAGNITUDE_MAX:g}, got {s!r}")
     k = theta.size
     order = np.argsort(-theta, kind="stable")
     theta = theta[order]
@@ -857,10 +861,8 @@ def spiked_prediction(
     >>> pred.outliers.round(4).tolist(), pred.best_rank, pred.stopping_mode
     ([33.3333, 21.6667, 20.0], 1, 2)
     """
-    theta = np.sort(np.asarray(values, dtype=np.float64).ravel())[::-1]
-    if theta.size == 0 or not np.all(np.isfinite(theta)) or np.any(theta < 0):
-        raise ValueError("values: expected a non-empty array of finite signal values >= 0")
-    s = as_positive_scalar(noise, "noise")
+    theta = np.sort(as_values(values, "values", nonnegative=True))[::-1]
+    s = as_positive_scalar(noise, "noise", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     nn = as_positive_int(n, "n")
     if m is None:
         a = s * s * nn

@@ -34,11 +34,13 @@ __all__ = [
     "as_positive_int",
     "as_positive_scalar",
     "as_real",
+    "as_relative_tolerance",
     "as_rng",
     "as_scales",
     "as_steps",
     "as_symmetric",
     "as_times",
+    "as_values",
     "as_vector",
     "check_bytes",
     "check_fits",
@@ -252,6 +254,28 @@ def as_vector(value: Any, name: str) -> FloatArray:
     return check_magnitude(arr, name)
 
 
+def as_values(
+    value: Any,
+    name: str,
+    *,
+    nonnegative: bool = False,
+    minimum: float = MAGNITUDE_MIN,
+) -> FloatArray:
+    """A number or a 1-D array of finite real values (``>= 0`` if ``nonnegative``) as a
+    non-empty ``(k,)`` float64 array, magnitudes checked (floor ``minimum``)."""
+    arr = _to_float_array(value, name)
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(
+            f"{name}: expected a number or a non-empty 1-D array, got shape {arr.shape}"
+        )
+    arr = np.atleast_1d(arr)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name}: expected values >= 0, got {arr.tolist()}")
+    return check_magnitude(arr, name, minimum=minimum)
+
+
 def as_symmetric(value: Any, name: str = "Y", rtol: float = SYMMETRY_RTOL) -> FloatArray:
     """A finite, square, symmetric real matrix ``(n, n)`` as float64.
 
@@ -342,6 +366,21 @@ def as_positive_scalar(
         raise ValueError(f"{name}: expected a number >= {minimum:g}, got {x!r}")
     if x > maximum and not (allow_inf and math.isinf(x)):
         raise ValueError(f"{name}: expected a number <= {maximum:g}, got {x!r}")
+    return x
+
+
+def as_relative_tolerance(value: Any, name: str) -> float:
+    """A relative tolerance ``eps_64 <= x < 1`` (``eps_64 = 2.2e-16``, the float64 resolution:
+    a smaller one cannot be met by rounded arithmetic)."""
+    x = as_positive_scalar(value, name)
+    eps = float(np.finfo(np.float64).eps)
+    if x < eps:
+        raise ValueError(
+            f"{name}: expected a number >= {eps:.3g} (the float64 resolution: a relative "
+            f"tolerance below it cannot be met), got {x!r}"
+        )
+    if x >= 1.0:
+        raise ValueError(f"{name}: expected a number < 1 (a relative tolerance), got {x!r}")
     return x
 
 
@@ -602,11 +641,7 @@ __all__ += ["as_nonnegative_scalar", "as_weight_decay"]
 
 def as_nonnegative_scalar(value: Any, name: str) -> float:
     """A finite real scalar ``>= 0`` as a Python float (bools refused)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, bool | np.bool_) or not isinstance(value, Real | np.floating | np.integer):
-        raise TypeError(f"{name}: expected a real number >= 0, got {_describe(value)}")
-    x = float(value)
+    x = _real_scalar(value, name)
     if not math.isfinite(x) or x < 0.0:
         raise ValueError(f"{name}: expected a finite number >= 0, got {x!r}")
     return x
