@@ -263,3 +263,14 @@ def test_unsupported_tensors_are_refused_by_name() -> None:
     with pytest.raises(TypeError, match=r"^t: expected a tensor with data"):
         mfflow.closed_form(Y, U0, 1e-3).W(torch.tensor([1.0], device="meta"))
     assert re.match(r"^Y: ", "Y: x")
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if "atol" in e.kinds], ids=lambda e: e.name)
+def test_an_absolute_tolerance_float64_cannot_meet_is_refused_by_name(entry: Entry) -> None:
+    """One check for every ODE entry point: ``atol`` far below the float64 resolution of the
+    initial state (``1e-2 * eps * max|F(0)|``) is refused with the reason, not run for ever;
+    just above the floor the call completes."""
+    for tiny in (1e-100, 1e-40, 5e-324):
+        with pytest.raises(ValueError, match=r"^atol: expected a number >= .* cannot be met"):
+            entry.call(atol=tiny)
+    assert run_case(entry, {"atol": 1e-12}, budget=30.0).status == "finite"
