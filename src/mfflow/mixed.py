@@ -44,6 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from .asymmetric.exact import AsymmetricTrajectory, symmetrized_target
 from .noisy import NoisyTarget, early_stopping
 from .riccati import closed_form
+from .simulate import MAX_GD_STEPS
 from .simulate.models import imbalance
 from .validation import (
     MAGNITUDE_MAX,
@@ -55,6 +56,7 @@ from .validation import (
     as_positive_scalar,
     as_real,
     as_rng,
+    check_fits,
     check_magnitude,
 )
 
@@ -306,7 +308,7 @@ def mixed_euler(
     """
     y, b, cc = _problem(Y, B0, c)
     h = as_positive_scalar(eta, "eta")
-    K = as_positive_int(steps, "steps", minimum=0)
+    K = as_positive_int(steps, "steps", minimum=0, maximum=MAX_GD_STEPS)
     ys = None if Ystar is None else as_matrix(Ystar, "Ystar")
     if ys is not None and ys.shape != y.shape:
         raise ValueError(f"Ystar: expected shape {y.shape} to match Y, got {ys.shape}")
@@ -325,9 +327,17 @@ def mixed_euler(
 
     record(0)
     c2m, c2n = cc * cc * np.eye(m), cc * cc * np.eye(n)
+    # an iterate beyond MAGNITUDE_MAX has diverged (its squares would overflow): refused
+    limit = MAGNITUDE_MAX**0.5
     for k in range(1, K + 1):
         g = b - y
-        b -= h * (_psd_sqrt(b @ b.T + c2m) @ g + g @ _psd_sqrt(b.T @ b + c2n))
+        with np.errstate(over="ignore", invalid="ignore"):
+            b -= h * (_psd_sqrt(b @ b.T + c2m) @ g + g @ _psd_sqrt(b.T @ b + c2n))
+        if not float(np.max(np.abs(b))) <= limit:
+            raise ValueError(
+                f"eta: the Euler scheme diverged at step {k} with eta = {h:g} (an entry above "
+                f"{limit:g} or not finite); use a smaller step, e.g. tu_step_size(c, Ystar)"
+            )
         record(k)
     return MixedEuler(
         eta=h,
@@ -370,6 +380,7 @@ def mixed_task(d: int, k: int = 5, *, m: int | None = None, seed: Any = 0) -> No
     nn = as_positive_int(d, "d")
     mm = nn if m is None else as_positive_int(m, "m")
     kk = as_positive_int(k, "k")
+    check_fits((mm, nn), "d, m" if m is not None else "d", "target matrix", copies=3)
     if kk > min(mm, nn):
         raise ValueError(f"k: expected k <= min(m, d) = {min(mm, nn)}, got {kk}")
     rng = as_rng(seed)

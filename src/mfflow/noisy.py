@@ -65,6 +65,7 @@ from .validation import (
     as_rng,
     as_times,
     as_values,
+    check_fits,
 )
 
 __all__ = [
@@ -202,6 +203,7 @@ def noisy_target(
     k = theta.size
     order = np.argsort(-theta, kind="stable")
     theta = theta[order]
+    check_fits((nn, nn if m is None else as_positive_int(m, "m")), "n, m", "target", copies=3)
     rng = as_rng(seed)
     if m is None:
         if k > nn:
@@ -708,7 +710,7 @@ def truncation_errors(target: NoisyTarget, k_max: int | None = None) -> FloatArr
         raise ValueError(f"k_max: expected at most min(m, n) = {min(m, n)}, got {kk}")
     P, v, Q = target.left, target.values, target.right
     if target.symmetric:
-        if 2 * kk >= n:
+        if kk == 0 or 2 * kk >= n:
             lam, vec = np.linalg.eigh(target.Y)
         else:  # both ends of the spectrum: the largest |lam| are among them
             top = scipy.linalg.eigh(target.Y, subset_by_index=[n - kk, n - 1])

@@ -648,5 +648,12 @@ def as_nonnegative_scalar(value: Any, name: str) -> float:
 
 
 def as_weight_decay(value: Any, name: str = "weight_decay") -> float:
-    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``."""
-    return as_nonnegative_scalar(value, name)
+    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``, at most
+    ``MAGNITUDE_MAX`` like the target's entries (it shifts the target's eigenvalues)."""
+    x = as_nonnegative_scalar(value, name)
+    if x > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: expected a number <= {MAGNITUDE_MAX:g} (it shifts the target's "
+            f"eigenvalues, bounded like the target's entries), got {x!r}"
+        )
+    return x

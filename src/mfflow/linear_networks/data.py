@@ -30,6 +30,7 @@ from ..validation import (
     as_positive_int,
     as_rng,
     as_values,
+    check_fits,
 )
 
 __all__ = [
@@ -101,6 +102,7 @@ def whitened_inputs(d_in: int, P: int, seed: Seed = 0) -> FloatArray:
     """
     d_in = as_positive_int(d_in, "d_in")
     P = as_positive_int(P, "P")
+    check_fits((P, d_in), "d_in, P", "input matrix", copies=3)
     if P < d_in:
         raise ValueError(f"P: whitened inputs need P >= d_in = {d_in} examples, got P = {P}")
     rng = as_rng(seed)
@@ -180,6 +182,7 @@ def teacher_task(
     """
     x = as_matrix(X, "X")
     d_out = as_positive_int(d_out, "d_out")
+    check_fits((d_out, x.shape[1]), "d_out", "target matrix", copies=2)
     s = as_values(singular_values, "singular_values", nonnegative=True)
     d_in = x.shape[0]
     if s.size > min(d_out, d_in):

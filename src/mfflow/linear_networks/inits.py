@@ -56,6 +56,7 @@ from ..validation import (
     as_relative_tolerance,
     as_rng,
     as_values,
+    check_fits,
 )
 
 __all__ = ["as_weights", "lambda_balanced_weights", "layer_norms", "network_lambda"]
@@ -160,6 +161,8 @@ def lambda_balanced_weights(
     d_in = as_positive_int(d_in, "d_in")
     h = as_positive_int(h, "h")
     d_out = as_positive_int(d_out, "d_out")
+    check_fits((max(d_in, d_out), h), "d_in, h, d_out", "weight matrix", copies=3)
+    check_fits((h, h), "h", "hidden rotation")
     lam = _as_lambda(lam)
     if (lam > 0 and h > d_out) or (lam < 0 and h > d_in):
         side, width = ("W2", f"d_out = {d_out}") if lam > 0 else ("W1", f"d_in = {d_in}")
