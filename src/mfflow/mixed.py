@@ -495,7 +495,11 @@ class MixedPhaseDiagram:
         """Largest relative differences Euler vs exact: test error, stable rank, iterations."""
         if self.euler_test_error is None:
             return {}
-        assert self.euler_stable_rank is not None and self.euler_iterations is not None
+        if self.euler_stable_rank is None or self.euler_iterations is None:
+            raise ValueError(
+                "euler_stable_rank, euler_iterations: expected arrays alongside "
+                "euler_test_error (as mixed_phase_diagram(..., euler=True) builds them)"
+            )
         return {
             "test_error": float(np.max(np.abs(self.euler_test_error / self.test_error - 1))),
             "stable_rank": float(np.max(np.abs(self.euler_stable_rank / self.stable_rank - 1))),
