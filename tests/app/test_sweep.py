@@ -149,7 +149,8 @@ def test_kill_client_then_resume(tmp_path: Path) -> None:
     before = _snapshot(store)
     assert 2 <= len(before) < 12, f"expected a partial sweep, got {len(before)} cells"
 
-    rerun = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=120)
+    # generous: the machine may be loaded; the test checks what is recomputed, not how fast
+    rerun = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(before)} already stored" in " ".join(rerun.stderr.split())
     after = _snapshot(store)

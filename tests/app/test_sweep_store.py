@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mfflow.app.sweep import computations, open_sweep, run_sweep, spec_from_dict
+from mfflow.app.sweep import SpecError, computations, open_sweep, run_sweep, spec_from_dict
 from mfflow.app.sweep.store import DamagedCellWarning, cell_file
 
 TINY: dict[str, Any] = {
@@ -109,7 +109,14 @@ def test_unchanged_and_harmless_spec_changes_reuse_every_cell(tmp_path: Path) ->
     nested = {**TINY, "grid": {"init": {"seed": [0, 1, 2, 3]}, "target": {"gap": [2.0]}}}
     third, named = _run(store, nested)
     assert third.skipped == 4 and not named
+    # defaults written out explicitly: the same cells
+    explicit = {**TINY, "init": {"alpha": 1e-3, "kind": "gaussian", "scales": 1.0}, "eps": 0.1}
+    fourth, named = _run(store, explicit)
+    assert fourth.skipped == 4 and not named
     assert set(computations(store).values()) == {1}
+    # a change that matters is still refused
+    with pytest.raises(SpecError, match="changed incompatibly"):
+        _run(store, {**TINY, "init": {"alpha": 1e-4}})
 
 
 def test_temporaries_of_a_killed_run_are_removed_unless_a_live_run_holds_the_store(

@@ -160,7 +160,7 @@ def init_store(store: Path, spec: SweepSpec) -> None:
             old = json.loads(meta_path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise SpecError(f"store '{store}': unreadable sweep.json ({exc})") from None
-        if old.get("result_hash") != h:
+        if old.get("result_hash") not in (h, spec.legacy_result_hash()):
             raise SpecError(
                 f"store '{store}': the spec changed incompatibly (methods, measurements, fixed "
                 f"fields, grid dimensions or times differ from the stored spec "
