@@ -67,6 +67,8 @@ GROUPS = {
     "deep": "Deep factorization",
     "curves": "Utilities",
     "linalg": "Utilities",
+    "noisy": "noisy",
+    "spiked": "noisy",  # the random-matrix predictions sit with the exact noisy-target curves
     "app": "Sweeps",
 }
 

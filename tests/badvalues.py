@@ -260,6 +260,27 @@ def _callable() -> Values:
     return [("str", "bar"), ("int", 1), ("True", True)]
 
 
+def _tasks(valid: Any) -> Values:
+    first = np.asarray(valid[0], dtype=np.float64)
+    with_nan = first.copy()
+    with_nan.flat[0] = np.nan
+    return [
+        ("none", None),
+        ("str", "abc"),
+        ("empty", []),
+        ("one array", first),
+        ("nan entry", [with_nan, *valid[1:]]),
+        ("one column less", [first[:, :-1], *valid[1:]]),
+        ("complex", [first.astype(complex), *valid[1:]]),
+        ("str entry", ["abc", *valid[1:]]),
+        *(
+            [("torch meta", [torch.tensor(first).to("meta"), *valid[1:]])]
+            if torch is not None
+            else []
+        ),
+    ]
+
+
 def variants(kind: str, valid: Any) -> Values:
     """Bad and extreme values for an argument of ``kind`` whose valid value is ``valid``."""
     if kind in ("sym", "mat", "init", "factors", "samples"):
@@ -267,8 +288,12 @@ def variants(kind: str, valid: Any) -> Values:
     if kind in ("vector", "scales", "levels"):
         base = np.atleast_1d(np.asarray(valid, dtype=np.float64))
         return [*_arrays(base), *_scalars(valid)]
-    if kind in ("alpha", "pos", "frac", "frac0", "real", "rtol"):
+    if kind in ("alpha", "pos", "frac", "frac0", "real", "rtol", "nonneg"):
         return _scalars(valid)
+    if kind == "pairs":
+        return _arrays(np.asarray(valid if valid is not None else [[0.0, 0.1]], dtype=np.float64))
+    if kind == "tasks":
+        return _tasks(valid)
     if kind in ("int", "count"):
         return _ints()
     if kind == "seed":
@@ -285,6 +310,8 @@ def variants(kind: str, valid: Any) -> Values:
         return _operator()
     if kind == "callable":
         return _callable()
+    if kind == "target":
+        return [("None", None), ("array", np.eye(3)), ("str", "x"), ("object", object())]
     if kind in ("result", "reference"):
         return [("None", None), ("array", np.eye(3)), ("str", "x"), ("object", object())]
     raise KeyError(kind)

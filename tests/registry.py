@@ -23,18 +23,22 @@ Argument kinds (the same keyword has the same kind everywhere; :data:`KEYWORD_KI
 ``choice``   one of a few strings               ``operator`` a measurement operator
 ``rtol``     an ODE relative tolerance          ``result``  a simulation result
 ``reference`` a trajectory                      ``callable`` a callback
+``nonneg``   a finite real number ``>= 0``      ``target``  a :class:`mfflow.NoisyTarget`
+``tasks``    a sequence of target matrices     ``pairs``   ``(k, 2)`` pairs of numbers
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import mfflow
+from registry_entry import Entry
+from registry_models import MODEL_TYPES, model_entries
 
 # ---- the small valid problem every entry uses ---------------------------------------------------
 N = 3
@@ -53,65 +57,6 @@ def _traj() -> mfflow.Trajectory:
 
 def _flow() -> mfflow.FlowResult:
     return mfflow.simulate_gf(Y, U0, 1e-3, T)
-
-
-@dataclass
-class Entry:
-    """One public entry point.
-
-    Attributes
-    ----------
-    name : str
-        The public name (``mfflow.<name>``), or ``Class.method`` for a method.
-    func : callable or None
-        What is called; ``None`` for names that are not called (types, data).
-    args : dict
-        A valid call's arguments by name (``func(*positional, **keywords)``).
-    positional : tuple of str
-        The arguments passed positionally, in order; the others by keyword.
-    kinds : dict
-        Argument name -> kind (module docstring).
-    arrays : tuple of str
-        Array arguments (checked not mutated).
-    namespace : bool
-        Accepts torch/JAX arrays and returns their namespace and dtype.
-    host : bool
-        Accepts torch/JAX float64 arrays and returns NumPy results equal to the NumPy call.
-    allowed : callable or None
-        ``allowed(result, args) -> str | None``: why non-finite values in ``result`` are
-        legitimate (a flag or a documented convention), or ``None`` if they are not.
-    evaluate : callable or None
-        ``evaluate(result)``: what to compute from a lazy result (methods, cached properties),
-        so the fuzz checks those numbers too.
-    kind : str
-        ``"call"`` (fuzzed), ``"type"`` (a result type, produced by ``produced_by``), ``"app"``
-        (paths: covered by the app tests), ``"data"``.
-    produced_by : str
-        For a result type: the entry that builds it.
-    examples : int
-        Fuzz examples for this entry (slow valid calls get fewer).
-    """
-
-    name: str
-    func: Callable[..., Any] | None
-    args: dict[str, Any] = field(default_factory=dict)
-    positional: tuple[str, ...] = ()
-    kinds: dict[str, str] = field(default_factory=dict)
-    arrays: tuple[str, ...] = ()
-    namespace: bool = False
-    host: bool = False
-    allowed: Callable[[Any, dict[str, Any]], str | None] | None = None
-    evaluate: Callable[[Any], Any] | None = None
-    kind: str = "call"
-    produced_by: str = ""
-    examples: int = 12
-
-    def call(self, **changes: Any) -> Any:
-        """Call with the valid arguments, some replaced (``changes``)."""
-        assert self.func is not None
-        args = {**self.args, **changes}
-        pos = [args.pop(k) for k in self.positional if k in args]
-        return self.func(*pos, **args)
 
 
 # ---- what non-finite values are legitimate, and why ---------------------------------------------
@@ -727,7 +672,11 @@ def _registry() -> dict[str, Entry]:
             allowed=_crossing_never,
         ),
     ]
-    out = {e.name: e for e in entries}
+    out = {e.name: e for e in entries + model_entries()}
+    # weight decay (issue 14): the same keyword, a number >= 0, wherever it is taken
+    for e in out.values():
+        if e.func is not None and "weight_decay" in inspect.signature(e.func).parameters:
+            e.kinds["weight_decay"] = "nonneg"
     # curve_distance needs a result and a reference: built lazily (a flow costs milliseconds)
     out["curve_distance"].args = {"result": _flow(), "reference": _traj()}
     # result types: built by the entry named, their direct construction is not a public route
@@ -747,6 +696,7 @@ def _registry() -> dict[str, Entry]:
         ("ImbalanceStudy", "imbalance_study"),
         ("AsymmetricLearningCurves", "asymmetric_learning_curves"),
         ("MeasurementOperator", "GaussianSensing"),
+        *MODEL_TYPES,
     ]:
         out[name] = Entry(name, None, kind="type", produced_by=by)
     for name in ("load_spec", "open_sweep", "run_sweep", "SpecError"):
@@ -803,6 +753,11 @@ KEYWORD_KINDS = {
     "method": "choice",
     "blowup": "pos",
     "throw": "bool",
+    "weight_decay": "nonneg",
+}
+#: Where a keyword means something else, documented: (entry, keyword) -> the meaning there.
+KEYWORD_EXCEPTIONS = {
+    ("mixed_euler", "steps"): "the number of Euler steps K (an int), not recorded step indices",
 }
 
 

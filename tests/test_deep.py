@@ -211,3 +211,12 @@ Y3 = mfflow.make_target([2.0, 1.0], n=3, seed=0)
 def test_bad_inputs_name_the_argument(call, exc, name):
     with pytest.raises(exc, match=rf"{name}"):
         call()
+
+
+def test_s0_down_to_the_smallest_normal_double_and_subnormal_refused_with_the_reason() -> None:
+    tiny = float(np.finfo(np.float64).tiny)
+    t = mfflow.deep_mode_time(1.0, tiny, 2, 0.5)  # L = 2: t = (log(s/(1-s)) - log s0) / 2 + ...
+    assert np.isfinite(t) and t > 300.0
+    np.testing.assert_allclose(mfflow.deep_mode_curve(1.0, tiny, 2, t), 0.5, rtol=1e-9)
+    with pytest.raises(ValueError, match=r"^s0: .* at least 2.2.*e-308 .*subnormal"):
+        mfflow.deep_mode_curve(1.0, 1e-320, 3, [1.0])

@@ -190,3 +190,30 @@ def test_inputs_are_checked():
         mfflow.mixed_phase_diagram(task, [1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="k: "):
         mfflow.mixed_task(3, 5)
+
+
+def test_a_phase_diagram_built_by_hand_with_half_the_euler_fields_is_refused_by_name() -> None:
+    """Not an assert (``python -O`` would drop it): a ValueError naming the missing fields."""
+    task = mfflow.mixed_task(4, 2, seed=0)
+    pd = mfflow.mixed_phase_diagram(task, [1.0], [0.1], euler=True)
+    assert set(pd.euler_discrepancy()) == {"test_error", "stable_rank", "iterations"}
+    half = mfflow.MixedPhaseDiagram(
+        **{
+            k: getattr(pd, k)
+            for k in ("c", "scale", "test_error", "stable_rank", "time", "eta", "iterations")
+        },
+        at_horizon=pd.at_horizon,
+        euler_test_error=pd.euler_test_error,
+    )
+    with pytest.raises(ValueError, match=r"^euler_stable_rank, euler_iterations: expected"):
+        half.euler_discrepancy()
+
+
+def test_a_diverging_euler_run_is_refused_naming_eta() -> None:
+    Y = np.array([[2.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"^eta: the Euler scheme diverged at step \d+"):
+        mfflow.mixed_euler(Y, 0.1 * np.ones((3, 2)), 21.0, 0.05, 200)
+    # a stable step runs: one step is B0 + eta * (the velocity)
+    B0 = 0.1 * np.ones((3, 2))
+    one = mfflow.mixed_euler(Y, B0, 21.0, 1e-3, 1).B_last
+    np.testing.assert_allclose(one, B0 + 1e-3 * mixed_rhs(Y, B0, 21.0), rtol=1e-14, atol=1e-16)

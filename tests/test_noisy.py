@@ -284,3 +284,11 @@ def test_inputs_are_checked():
         mfflow.spiked_prediction([5.0], noise=0.0, n=6)
     with pytest.raises(ValueError, match="t: "):
         mfflow.signal_error(traj, target, -1.0)
+
+
+def test_truncation_errors_from_rank_zero():
+    """``k_max = 0``: the one error ``||0 - Y*||_F = ||theta||`` (was an invalid eigh subset)."""
+    target = mfflow.noisy_target([4.0, 2.0], 6, 0.3, seed=0)
+    errs = mfflow.truncation_errors(target, k_max=0)
+    np.testing.assert_allclose(errs, [math.sqrt(4.0**2 + 2.0**2)], rtol=1e-14)
+    np.testing.assert_allclose(mfflow.truncation_errors(target, k_max=2)[0], errs[0], rtol=1e-14)

@@ -78,6 +78,7 @@ from .backend import needs_grad, to_numpy
 from .compat import moved_names
 from .problems import random_orthogonal
 from .validation import (
+    SCALE_MIN,
     Seed,
     as_depth,
     as_fraction,
@@ -213,7 +214,7 @@ def _mode_args(sigma: ArrayLike, s0: ArrayLike, L: Any) -> tuple[FloatArray, Flo
     if not (np.all(np.isfinite(s0a)) and np.all(s0a >= 0)):
         raise ValueError(f"s0: expected finite values >= 0 (initial mode values), got {s0a}")
     check_magnitude(sig, "sigma")
-    check_magnitude(s0a, "s0")
+    check_magnitude(s0a, "s0", minimum=SCALE_MIN)
     scalar = sig.ndim == 0 and s0a.ndim == 0
     try:
         sig, s0a = np.broadcast_arrays(np.atleast_1d(sig), np.atleast_1d(s0a))

@@ -44,13 +44,20 @@ from numpy.typing import ArrayLike, NDArray
 from .asymmetric.exact import AsymmetricTrajectory, symmetrized_target
 from .noisy import NoisyTarget, early_stopping
 from .riccati import closed_form
+from .simulate import MAX_GD_STEPS
 from .simulate.models import imbalance
 from .validation import (
+    MAGNITUDE_MAX,
+    MAGNITUDE_MIN,
+    SCALE_MIN,
     as_matrix,
     as_nonnegative_scalar,
     as_positive_int,
     as_positive_scalar,
+    as_real,
     as_rng,
+    check_fits,
+    check_magnitude,
 )
 
 __all__ = [
@@ -75,12 +82,24 @@ def _psd_sqrt(S: FloatArray) -> FloatArray:
     return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
 
 
-def _problem(Y: ArrayLike, B: ArrayLike, c: Any) -> tuple[FloatArray, FloatArray, float]:
+def _problem(
+    Y: ArrayLike, B: ArrayLike, c: Any, name: str = "B0"
+) -> tuple[FloatArray, FloatArray, float]:
     y = as_matrix(Y, "Y")
-    b = as_matrix(B, "B0")
+    b = as_matrix(B, name)
     if b.shape != y.shape:
-        raise ValueError(f"B0: expected shape {y.shape} to match Y, got {b.shape}")
-    return y, b, as_nonnegative_scalar(c, "c")
+        raise ValueError(f"{name}: expected shape {y.shape} to match Y, got {b.shape}")
+    return y, b, _as_c(c)
+
+
+def _as_c(c: Any, name: str = "c") -> float:
+    """``c = sigma^2 w >= 0``, at most ``MAGNITUDE_MAX`` (the velocity squares it)."""
+    cc = as_nonnegative_scalar(c, name)
+    if cc > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: expected a number <= {MAGNITUDE_MAX:g} (it is squared), got {cc!r}"
+        )
+    return cc
 
 
 def mixed_rhs(Y: ArrayLike, B: ArrayLike, c: float) -> FloatArray:
@@ -106,7 +125,7 @@ def mixed_rhs(Y: ArrayLike, B: ArrayLike, c: float) -> FloatArray:
     array([[2., 0.],
            [0., 2.]])
     """
-    y, b, cc = _problem(Y, B, c)
+    y, b, cc = _problem(Y, B, c, "B")
     m, n = y.shape
     g = b - y
     left = _psd_sqrt(b @ b.T + cc * cc * np.eye(m))
@@ -144,7 +163,7 @@ def mixed_init(B0: ArrayLike, c: float) -> tuple[FloatArray, FloatArray]:
     (True, True)
     """
     b = as_matrix(B0, "B0")
-    cc = as_nonnegative_scalar(c, "c")
+    cc = _as_c(c)
     m, n = b.shape
     p, s, qt = np.linalg.svd(b, full_matrices=False)
     big = np.sqrt(np.sqrt(s * s + cc * cc) + cc)
@@ -289,7 +308,7 @@ def mixed_euler(
     """
     y, b, cc = _problem(Y, B0, c)
     h = as_positive_scalar(eta, "eta")
-    K = as_positive_int(steps, "steps", minimum=0)
+    K = as_positive_int(steps, "steps", minimum=0, maximum=MAX_GD_STEPS)
     ys = None if Ystar is None else as_matrix(Ystar, "Ystar")
     if ys is not None and ys.shape != y.shape:
         raise ValueError(f"Ystar: expected shape {y.shape} to match Y, got {ys.shape}")
@@ -308,9 +327,17 @@ def mixed_euler(
 
     record(0)
     c2m, c2n = cc * cc * np.eye(m), cc * cc * np.eye(n)
+    # an iterate beyond MAGNITUDE_MAX has diverged (its squares would overflow): refused
+    limit = MAGNITUDE_MAX**0.5
     for k in range(1, K + 1):
         g = b - y
-        b -= h * (_psd_sqrt(b @ b.T + c2m) @ g + g @ _psd_sqrt(b.T @ b + c2n))
+        with np.errstate(over="ignore", invalid="ignore"):
+            b -= h * (_psd_sqrt(b @ b.T + c2m) @ g + g @ _psd_sqrt(b.T @ b + c2n))
+        if not float(np.max(np.abs(b))) <= limit:
+            raise ValueError(
+                f"eta: the Euler scheme diverged at step {k} with eta = {h:g} (an entry above "
+                f"{limit:g} or not finite); use a smaller step, e.g. tu_step_size(c, Ystar)"
+            )
         record(k)
     return MixedEuler(
         eta=h,
@@ -353,6 +380,7 @@ def mixed_task(d: int, k: int = 5, *, m: int | None = None, seed: Any = 0) -> No
     nn = as_positive_int(d, "d")
     mm = nn if m is None else as_positive_int(m, "m")
     kk = as_positive_int(k, "k")
+    check_fits((mm, nn), "d, m" if m is not None else "d", "target matrix", copies=3)
     if kk > min(mm, nn):
         raise ValueError(f"k: expected k <= min(m, d) = {min(mm, nn)}, got {kk}")
     rng = as_rng(seed)
@@ -376,8 +404,27 @@ def tu_parameters(d: int, gamma_sigma2: ArrayLike, gamma_w: ArrayLike) -> tuple[
     (100.0, 1.0)
     """
     dd = as_positive_int(d, "d")
-    gs = np.asarray(gamma_sigma2, dtype=np.float64)
-    gw = np.asarray(gamma_w, dtype=np.float64)
+    gs = as_real(gamma_sigma2, "gamma_sigma2")
+    gw = as_real(gamma_w, "gamma_w")
+    for name, g in (("gamma_sigma2", gs), ("gamma_w", gw)):
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"{name}: expected finite exponents, got {g.tolist()}")
+        check_magnitude(g, name, minimum=0.0)
+    try:
+        gs, gw = np.broadcast_arrays(gs, gw)
+    except ValueError:
+        raise ValueError(
+            f"gamma_sigma2, gamma_w: shapes {gs.shape} and {gw.shape} do not broadcast"
+        ) from None
+    # c = d^(gs + gw) and scale = d^(gs + gw/2) must lie in [SCALE_MIN, MAGNITUDE_MAX]
+    log_d = math.log(dd)
+    lo, hi = math.log(SCALE_MIN), math.log(MAGNITUDE_MAX)
+    for what, e in (("c = d^(gamma_sigma2 + gamma_w)", gs + gw), ("scale", gs + gw / 2.0)):
+        if np.any(e * log_d > hi) or np.any(e * log_d < lo):
+            raise ValueError(
+                f"gamma_sigma2, gamma_w: {what} leaves [{SCALE_MIN:.3g}, {MAGNITUDE_MAX:g}] "
+                f"for d = {dd} (exponents {np.ravel(e).tolist()[:4]})"
+            )
     return float(dd) ** (gs + gw), float(dd) ** (gs + gw / 2.0)
 
 
@@ -392,13 +439,18 @@ def tu_step_size(c: float, Ystar: ArrayLike, factor: float = 50.0) -> float:
     >>> tu_step_size(400.0, np.eye(3) * 2.0)     # c > d = 3: lazy
     5e-05
     """
-    cc = as_nonnegative_scalar(c, "c")
+    cc = _as_c(c)
     ys = as_matrix(Ystar, "Ystar")
-    f = as_positive_scalar(factor, "factor")
+    f = as_positive_scalar(factor, "factor", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     d = ys.shape[1]
     if cc > d:
         return 1.0 / (f * cc)
-    return 1.0 / (f * float(np.linalg.norm(ys, 2)))
+    top = float(np.linalg.norm(ys, 2))
+    if top == 0.0:
+        raise ValueError(
+            "Ystar: expected a non-zero signal (the active step is 1 / (factor ||Y*||_2))"
+        )
+    return 1.0 / (f * top)
 
 
 @dataclass(frozen=True, eq=False)
@@ -443,7 +495,11 @@ class MixedPhaseDiagram:
         """Largest relative differences Euler vs exact: test error, stable rank, iterations."""
         if self.euler_test_error is None:
             return {}
-        assert self.euler_stable_rank is not None and self.euler_iterations is not None
+        if self.euler_stable_rank is None or self.euler_iterations is None:
+            raise ValueError(
+                "euler_stable_rank, euler_iterations: expected arrays alongside "
+                "euler_test_error (as mixed_phase_diagram(..., euler=True) builds them)"
+            )
         return {
             "test_error": float(np.max(np.abs(self.euler_test_error / self.test_error - 1))),
             "stable_rank": float(np.max(np.abs(self.euler_stable_rank / self.stable_rank - 1))),
@@ -507,14 +563,21 @@ def mixed_phase_diagram(
     """
     if not isinstance(task, NoisyTarget) or task.symmetric:
         raise TypeError("task: expected a rectangular NoisyTarget (mixed_task)")
-    cs = np.asarray(c, dtype=np.float64)
-    ss = np.asarray(scale, dtype=np.float64)
+    cs = as_real(c, "c")
+    ss = as_real(scale, "scale")
     if cs.shape != ss.shape:
         raise ValueError(f"scale: expected the shape of c {cs.shape}, got {ss.shape}")
+    if cs.size == 0:
+        raise ValueError("c, scale: expected non-empty grids, got shape (0,)")
     if not (np.all(np.isfinite(cs)) and np.all(cs >= 0)):
-        raise ValueError("c: expected finite values >= 0")
+        raise ValueError(f"c: expected finite values >= 0, got {cs.tolist()}")
+    check_magnitude(cs, "c")
     if not (np.all(np.isfinite(ss)) and np.all(ss > 0)):
-        raise ValueError("scale: expected finite values > 0")
+        raise ValueError(f"scale: expected finite values > 0, got {ss.tolist()}")
+    check_magnitude(ss, "scale", minimum=SCALE_MIN)
+    if not isinstance(euler, bool | np.bool_):
+        raise TypeError(f"euler: expected True or False, got {euler!r}")
+    as_positive_scalar(step_factor, "step_factor", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
     m, n = task.shape
     g0 = as_rng(seed).standard_normal((m, n)) if G0 is None else as_matrix(G0, "G0")
     if g0.shape != (m, n):

@@ -23,11 +23,8 @@ first, the outliers the signal creates, and the noise bulk later: the **test err
   finding on that derivative (:func:`minimize_in_time`);
 * :func:`truncation_errors` is the classical baseline: Eckart-Young truncations of the noisy
   ``Y``;
-* :func:`spiked_prediction` is the large-``n`` random-matrix prediction (BBP transition,
-  inflated outliers and overlaps; Baik, Ben Arous & Péché 2005, Benaych-Georges & Nadakuditi
-  2011/2012) of both, with the flow's ``alpha -> 0`` optimum: the modes above threshold are
-  learned one at a time, and the best time is inside one transition, where the mode is learned
-  by the fraction ``f* = theta c_l c_r / y`` (a shrinkage no truncation can do).
+* :func:`~mfflow.spiked.spiked_prediction` (:mod:`mfflow.spiked`) is the large-``n``
+  random-matrix prediction of both, with the flow's ``alpha -> 0`` optimum.
 
 A rectangular target is solved exactly through the thin SVD of ``Y`` (:func:`balanced_flow`):
 the symmetrized problem given as a factor, ``O(m n min(m, n))`` set-up, so ``m = 10^4`` rows
@@ -55,27 +52,27 @@ from .asymmetric.exact import AsymmetricTrajectory, lambda_of
 from .riccati import Trajectory, closed_form
 from .simulate.models import imbalance
 from .validation import (
+    MAGNITUDE_MAX,
     as_alpha,
-    as_matrix,
     as_nonnegative_scalar,
     as_pair,
     as_positive_int,
     as_positive_scalar,
     as_rng,
     as_times,
+    as_values,
+    check_fits,
 )
 
 __all__ = [
     "EarlyStopping",
     "NoisyTarget",
-    "SpikedPrediction",
     "balanced_flow",
     "early_stopping",
     "minimize_in_time",
     "noisy_target",
     "signal_error",
     "signal_error_rate",
-    "spiked_prediction",
     "truncation_errors",
 ]
 
@@ -192,12 +189,15 @@ def noisy_target(
     >>> target.Y.shape, target.values.tolist(), round(target.signal_norm, 6)
     ((100, 100), [30.0, 20.0], 36.055513)
     """
-    theta = np.asarray(as_matrix(np.reshape(np.asarray(signal, dtype=float), (1, -1)), "signal"))[0]
+    theta = as_values(signal, "signal")
     nn = as_positive_int(n, "n")
     s = as_nonnegative_scalar(noise, "noise")
+    if s > MAGNITUDE_MAX:
+        raise ValueError(f"noise: expected a level of at most {MAGNITUDE_MAX:g}, got {s!r}")
     k = theta.size
     order = np.argsort(-theta, kind="stable")
     theta = theta[order]
+    check_fits((nn, nn if m is None else as_positive_int(m, "m")), "n, m", "target", copies=3)
     rng = as_rng(seed)
     if m is None:
         if k > nn:
@@ -704,7 +704,7 @@ def truncation_errors(target: NoisyTarget, k_max: int | None = None) -> FloatArr
         raise ValueError(f"k_max: expected at most min(m, n) = {min(m, n)}, got {kk}")
     P, v, Q = target.left, target.values, target.right
     if target.symmetric:
-        if 2 * kk >= n:
+        if kk == 0 or 2 * kk >= n:
             lam, vec = np.linalg.eigh(target.Y)
         else:  # both ends of the spectrum: the largest |lam| are among them
             top = scipy.linalg.eigh(target.Y, subset_by_index=[n - kk, n - 1])
@@ -721,200 +721,3 @@ def truncation_errors(target: NoisyTarget, k_max: int | None = None) -> FloatArr
     steps = y * y - 2.0 * y * proj
     err2 = float(np.sum(v * v)) + np.concatenate([[0.0], np.cumsum(steps)])
     return np.sqrt(np.maximum(err2, 0.0))
-
-
-@dataclass(frozen=True, eq=False)
-class SpikedPrediction:
-    r"""Large-``n`` predictions for a spiked noisy target (Benaych-Georges & Nadakuditi).
-
-    Attributes
-    ----------
-    values : (k,) array
-        ``theta``, descending.
-    noise : float
-        ``s``.
-    shape : (int, int)
-        ``(m, n)``.
-    symmetric : bool
-    threshold : float
-        BBP threshold: ``s sqrt(n)`` (symmetric), ``s (m n)^{1/4}`` (rectangular).
-    bulk_edge : float
-        ``2 s sqrt(n)`` (symmetric), ``s (sqrt(m) + sqrt(n))`` (rectangular).
-    outliers : (k,) array
-        Predicted top eigen/singular values ``y_i`` of ``Y`` (the bulk edge for undetectable
-        spikes).
-    overlap_left, overlap_right : (k,) arrays
-        Predicted ``cos^2`` between the sample and the signal vectors (0 below threshold;
-        equal when symmetric).
-    detectable : (k,) bool array
-        ``theta_i > threshold``.
-    truncation_errors : (k + 1,) array
-        Predicted ``||Yhat_j - Y*||_F``, ``j = 0..k`` (beyond the detectable spikes a
-        truncation adds bulk directions: ``+ bulk_edge^2`` each).
-    early_stopping_error : float
-        Predicted optimal early-stopping error as ``alpha -> 0``.
-    stopping_mode : int
-        Which mode (1-based) is in its transition at the optimum (0: stop at ``t = 0``).
-    stopping_fraction : float
-        ``f* = theta c_l c_r / y`` of that mode: its learned fraction at the optimum.
-    """
-
-    values: FloatArray
-    noise: float
-    shape: tuple[int, int]
-    symmetric: bool
-    threshold: float
-    bulk_edge: float
-    outliers: FloatArray
-    overlap_left: FloatArray
-    overlap_right: FloatArray
-    detectable: NDArray[np.bool_]
-    truncation_errors: FloatArray
-    early_stopping_error: float
-    stopping_mode: int
-    stopping_fraction: float
-
-    @property
-    def best_rank(self) -> int:
-        """The rank of the best predicted truncation."""
-        return int(np.argmin(self.truncation_errors))
-
-    @property
-    def truncation_error(self) -> float:
-        """The best predicted truncation error."""
-        return float(np.min(self.truncation_errors))
-
-    def stopping_time(self, alpha: float, scale: float = 1.0) -> float:
-        r"""Predicted optimal stopping time for a spectral init ``W~0 = scale I``: the time at
-        which the mode in transition reaches ``f* y_j`` (eq. 3.2 with the predicted outlier
-        ``y_j`` of :attr:`stopping_mode`),
-        ``(log(1/alpha) + log(f* (y_j - alpha scale) / ((1 - f*) scale))) / (2 y_j)``;
-        ``0`` if the mode is 0."""
-        if self.stopping_mode == 0:
-            return 0.0
-        a = as_alpha(alpha)
-        sc = as_positive_scalar(scale, "scale")
-        f = self.stopping_fraction
-        y = float(self.outliers[self.stopping_mode - 1])
-        return (math.log(1.0 / a) + math.log(f * (y - a * sc) / ((1.0 - f) * sc))) / (2.0 * y)
-
-
-def spiked_prediction(
-    values: ArrayLike, noise: float, n: int, *, m: int | None = None
-) -> SpikedPrediction:
-    r"""The random-matrix prediction of the outliers, overlaps and errors, for ``n -> infinity``.
-
-    Symmetric (``N = s (G + G^T)/sqrt(2)``, ``a = s^2 n``, ``x = theta / sqrt(a)``): for
-    ``x > 1``, ``y = sqrt(a) (x + 1/x)`` and ``cos^2 = 1 - 1/x^2``; else ``y = 2 sqrt(a)``
-    (the bulk edge), ``cos^2 = 0`` (Benaych-Georges & Nadakuditi 2011). Rectangular
-    (``N = s G`` ``(m, n)``, ``N_max = max(m, n)``, ``beta = min(m, n) / N_max``,
-    ``x = theta / (s sqrt(N_max))``): for ``x > beta^{1/4}``,
-    ``y = s sqrt(N_max) sqrt((x + 1/x)(x + beta/x))``, ``cos^2 = (x^4 - beta)/(x^4 + beta x^2)``
-    on the shorter side and ``(x^4 - beta)/(x^4 + x^2)`` on the longer (Benaych-Georges &
-    Nadakuditi 2012; Gavish & Donoho 2014).
-
-    Each spike contributes to ``||W - Y*||_F^2`` (cross terms between spikes vanish as
-    ``n -> infinity``), with ``kappa = c_l c_r``:
-
-    * ``theta^2`` if not learned;
-    * ``y^2 + theta^2 - 2 y theta kappa`` if learned fully (a truncation keeping it): for the
-      symmetric model ``2 a + 3 a^2 / theta^2``, smaller than ``theta^2`` iff ``theta^2 > 3 a``;
-    * ``theta^2 (1 - kappa^2)`` at the best partial fraction ``f* = theta kappa / y`` (the flow,
-      inside the mode's transition; symmetric: ``2 a - a^2 / theta^2``, ``f* = (x^2-1)/(x^2+1)``).
-
-    As ``alpha -> 0`` the flow's transitions separate, in the order of ``y``, and the bulk
-    (``<= bulk_edge < y``) comes last, so its optimal error is
-    ``min_j [sum_{i<j} full_i + partial_j + sum_{i>j} theta_i^2]`` over the detectable ``j``.
-
-    **Finite n.** Outliers fluctuate by ``O(s)`` and overlaps by ``O(n^{-1/2})``, so every
-    prediction has a relative error ``O(n^{-1/2})`` (``n`` the smaller dimension), slower
-    (``O(n^{-1/3})``) within ``O(n^{-1/3})`` of the threshold. Stated: the errors and the
-    stopping time within ``2 / sqrt(n)`` relative for spikes away from the threshold (measured
-    at most ``0.97 / sqrt(n)``, ``n = 250 .. 10^4``; docs/math.md §12). Finite ``alpha`` lets
-    neighbouring transitions overlap, which can also *lower* the optimum (``-2%`` from
-    ``alpha = 1e-40`` to ``1e-4`` at ``n = 1000``).
-
-    Parameters
-    ----------
-    values : (k,) array
-        Signal singular values ``theta >= 0`` (any order).
-    noise : float
-        ``s > 0``.
-    n : int
-        Columns (and rows when symmetric).
-    m : int, optional
-        Rows: given, the rectangular model.
-
-    Returns
-    -------
-    SpikedPrediction
-
-    Examples
-    --------
-    >>> pred = spiked_prediction([30.0, 15.0, 5.0], noise=1.0, n=100)
-    >>> pred.threshold, pred.detectable.tolist()
-    (10.0, [True, True, False])
-    >>> pred.outliers.round(4).tolist(), pred.best_rank, pred.stopping_mode
-    ([33.3333, 21.6667, 20.0], 1, 2)
-    """
-    theta = np.sort(np.asarray(values, dtype=np.float64).ravel())[::-1]
-    if theta.size == 0 or not np.all(np.isfinite(theta)) or np.any(theta < 0):
-        raise ValueError("values: expected a non-empty array of finite signal values >= 0")
-    s = as_positive_scalar(noise, "noise")
-    nn = as_positive_int(n, "n")
-    if m is None:
-        a = s * s * nn
-        x = theta / math.sqrt(a)
-        det = x > 1.0
-        xs = np.where(det, x, 1.0)
-        y = np.where(det, math.sqrt(a) * (xs + 1.0 / xs), 2.0 * math.sqrt(a))
-        cl = np.where(det, 1.0 - 1.0 / xs**2, 0.0)
-        cr = cl
-        threshold, edge, shape, sym = math.sqrt(a), 2.0 * math.sqrt(a), (nn, nn), True
-    else:
-        mm = as_positive_int(m, "m")
-        big, small = max(mm, nn), min(mm, nn)
-        beta = small / big
-        scale = s * math.sqrt(big)
-        x = theta / scale
-        det = x > beta**0.25
-        xs = np.where(det, x, 1.0)
-        y = np.where(det, scale * np.sqrt((xs + 1.0 / xs) * (xs + beta / xs)), 0.0)
-        y = np.where(det, y, s * (math.sqrt(mm) + math.sqrt(nn)))
-        c_short = np.where(det, (xs**4 - beta) / (xs**4 + beta * xs**2), 0.0)
-        c_long = np.where(det, (xs**4 - beta) / (xs**4 + xs**2), 0.0)
-        cl, cr = (c_short, c_long) if mm <= nn else (c_long, c_short)
-        threshold, edge = s * (mm * nn) ** 0.25, s * (math.sqrt(mm) + math.sqrt(nn))
-        shape, sym = (mm, nn), False
-    kappa = np.sqrt(cl * cr)
-    full = y * y + theta * theta - 2.0 * y * theta * kappa
-    partial = theta * theta * (1.0 - kappa * kappa)
-    excluded = theta * theta
-    k = theta.size
-    trunc = np.empty(k + 1)
-    for j in range(k + 1):
-        kept = np.arange(k) < j
-        contrib = np.where(kept & det, full, 0.0) + np.where(kept & ~det, excluded + edge**2, 0.0)
-        trunc[j] = math.sqrt(float(np.sum(np.where(kept, contrib, excluded))))
-    best, mode = float(np.sum(excluded)), 0
-    for j in np.flatnonzero(det).tolist():
-        val = float(np.sum(full[:j]) + partial[j] + np.sum(excluded[j + 1 :]))
-        if val < best:
-            best, mode = val, int(j) + 1
-    frac = float(theta[mode - 1] * kappa[mode - 1] / y[mode - 1]) if mode else 0.0
-    return SpikedPrediction(
-        values=theta,
-        noise=s,
-        shape=shape,
-        symmetric=sym,
-        threshold=float(threshold),
-        bulk_edge=float(edge),
-        outliers=y,
-        overlap_left=cl,
-        overlap_right=cr,
-        detectable=det,
-        truncation_errors=trunc,
-        early_stopping_error=math.sqrt(best),
-        stopping_mode=mode,
-        stopping_fraction=frac,
-    )

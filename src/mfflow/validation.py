@@ -21,6 +21,7 @@ from .backend import to_numpy
 __all__ = [
     "MAGNITUDE_MAX",
     "MAGNITUDE_MIN",
+    "SCALE_MIN",
     "SYMMETRY_RTOL",
     "Seed",
     "array_bytes",
@@ -33,11 +34,13 @@ __all__ = [
     "as_positive_int",
     "as_positive_scalar",
     "as_real",
+    "as_relative_tolerance",
     "as_rng",
     "as_scales",
     "as_steps",
     "as_symmetric",
     "as_times",
+    "as_values",
     "as_vector",
     "check_bytes",
     "check_fits",
@@ -57,6 +60,11 @@ MAGNITUDE_MAX = 1e100
 #: and below this they (and ``1 / (2 sigma)``-type transition times) leave the float64 range or
 #: lose every digit to subnormal arithmetic. An all-zero array is allowed.
 MAGNITUDE_MIN = 1e-100
+#: Smallest non-zero scale of a *scale-like* argument whose formulas work on its logarithm (the
+#: deep modes' initial value ``s0``, like ``alpha``): the smallest normal double. Below it a
+#: number is subnormal, keeps fewer than 53 significant bits, and its logarithm is no longer
+#: known to full precision.
+SCALE_MIN = float(np.finfo(np.float64).tiny)
 
 FloatArray = NDArray[np.float64]
 
@@ -117,9 +125,12 @@ def as_scales(value: Any, n: int, name: str = "scales") -> FloatArray:
     return check_magnitude(s, name)
 
 
-def check_magnitude(arr: FloatArray, name: str) -> FloatArray:
+def check_magnitude(arr: FloatArray, name: str, *, minimum: float = MAGNITUDE_MIN) -> FloatArray:
     """``arr`` (finite, float64) if its scale ``max|arr|`` is 0 or within
-    ``[MAGNITUDE_MIN, MAGNITUDE_MAX]``; a :class:`ValueError` naming ``name`` otherwise."""
+    ``[minimum, MAGNITUDE_MAX]``; a :class:`ValueError` naming ``name`` otherwise.
+
+    ``minimum`` is :data:`MAGNITUDE_MIN` for data (time scales go like its inverse) and
+    :data:`SCALE_MIN` for scale-like arguments handled through their logarithm."""
     if arr.size == 0:
         return arr
     top = float(np.max(np.abs(arr)))
@@ -129,10 +140,15 @@ def check_magnitude(arr: FloatArray, name: str) -> FloatArray:
             f"sums of their products, which must stay in the float64 range), got "
             f"max|{name}| = {top:.3g}; rescale the problem (time scales with 1 / |{name}|)"
         )
-    if 0.0 < top < MAGNITUDE_MIN:
+    if 0.0 < top < minimum:
+        why = (
+            "below it a number is subnormal and its logarithm loses digits"
+            if minimum <= SCALE_MIN
+            else "time scales go like its inverse"
+        )
         raise ValueError(
-            f"{name}: expected a scale max|{name}| of 0 or at least {MAGNITUDE_MIN:g} (time "
-            f"scales go like its inverse), got {top:.3g}; rescale the problem"
+            f"{name}: expected a scale max|{name}| of 0 or at least {minimum:g} ({why}), "
+            f"got {top:.3g}; rescale the problem"
         )
     return arr
 
@@ -238,6 +254,28 @@ def as_vector(value: Any, name: str) -> FloatArray:
     return check_magnitude(arr, name)
 
 
+def as_values(
+    value: Any,
+    name: str,
+    *,
+    nonnegative: bool = False,
+    minimum: float = MAGNITUDE_MIN,
+) -> FloatArray:
+    """A number or a 1-D array of finite real values (``>= 0`` if ``nonnegative``) as a
+    non-empty ``(k,)`` float64 array, magnitudes checked (floor ``minimum``)."""
+    arr = _to_float_array(value, name)
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(
+            f"{name}: expected a number or a non-empty 1-D array, got shape {arr.shape}"
+        )
+    arr = np.atleast_1d(arr)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name}: expected values >= 0, got {arr.tolist()}")
+    return check_magnitude(arr, name, minimum=minimum)
+
+
 def as_symmetric(value: Any, name: str = "Y", rtol: float = SYMMETRY_RTOL) -> FloatArray:
     """A finite, square, symmetric real matrix ``(n, n)`` as float64.
 
@@ -328,6 +366,21 @@ def as_positive_scalar(
         raise ValueError(f"{name}: expected a number >= {minimum:g}, got {x!r}")
     if x > maximum and not (allow_inf and math.isinf(x)):
         raise ValueError(f"{name}: expected a number <= {maximum:g}, got {x!r}")
+    return x
+
+
+def as_relative_tolerance(value: Any, name: str) -> float:
+    """A relative tolerance ``eps_64 <= x < 1`` (``eps_64 = 2.2e-16``, the float64 resolution:
+    a smaller one cannot be met by rounded arithmetic)."""
+    x = as_positive_scalar(value, name)
+    eps = float(np.finfo(np.float64).eps)
+    if x < eps:
+        raise ValueError(
+            f"{name}: expected a number >= {eps:.3g} (the float64 resolution: a relative "
+            f"tolerance below it cannot be met), got {x!r}"
+        )
+    if x >= 1.0:
+        raise ValueError(f"{name}: expected a number < 1 (a relative tolerance), got {x!r}")
     return x
 
 
@@ -588,16 +641,19 @@ __all__ += ["as_nonnegative_scalar", "as_weight_decay"]
 
 def as_nonnegative_scalar(value: Any, name: str) -> float:
     """A finite real scalar ``>= 0`` as a Python float (bools refused)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, bool | np.bool_) or not isinstance(value, Real | np.floating | np.integer):
-        raise TypeError(f"{name}: expected a real number >= 0, got {_describe(value)}")
-    x = float(value)
+    x = _real_scalar(value, name)
     if not math.isfinite(x) or x < 0.0:
         raise ValueError(f"{name}: expected a finite number >= 0, got {x!r}")
     return x
 
 
 def as_weight_decay(value: Any, name: str = "weight_decay") -> float:
-    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``."""
-    return as_nonnegative_scalar(value, name)
+    """The weight-decay coefficient ``gamma >= 0`` of ``+ gamma/2 ||factors||_F^2``, at most
+    ``MAGNITUDE_MAX`` like the target's entries (it shifts the target's eigenvalues)."""
+    x = as_nonnegative_scalar(value, name)
+    if x > MAGNITUDE_MAX:
+        raise ValueError(
+            f"{name}: expected a number <= {MAGNITUDE_MAX:g} (it shifts the target's "
+            f"eigenvalues, bounded like the target's entries), got {x!r}"
+        )
+    return x

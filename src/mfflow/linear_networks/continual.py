@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import as_nonempty_times
+from ..validation import as_nonempty_times, as_real
 from .data import as_dataset
 from .kernels import kernel_cosine_distance
 from .trajectory import NetworkTrajectory, linear_network
@@ -157,22 +157,25 @@ def continual_learning(
     """
     if isinstance(tasks, np.ndarray) and tasks.ndim == 2:
         raise TypeError("tasks: expected a sequence of (d_out, P) targets, got one 2-D array")
+    if isinstance(tasks, str | bytes | dict) or not hasattr(tasks, "__iter__"):
+        raise TypeError(
+            f"tasks: expected a sequence of (d_out, P) targets, got {type(tasks).__name__}"
+        )
     ys = list(tasks)
     if not ys:
         raise ValueError("tasks: expected at least one task")
-    x = None
     checked: list[NDArray[np.float64]] = []
     for j, y in enumerate(ys):
         try:
-            x, yy = as_dataset(X, y)
+            _, yy = as_dataset(X, y)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"tasks[{j}]: {exc}") from None
         if checked and yy.shape != checked[0].shape:
             raise ValueError(f"tasks[{j}]: expected shape {checked[0].shape}, got {yy.shape}")
         checked.append(yy)
-    assert x is not None
+    x = as_dataset(X, checked[0])[0]
     K = len(checked)
-    sw = np.atleast_1d(np.asarray(switch_times, dtype=np.float64))
+    sw = np.atleast_1d(as_real(switch_times, "switch_times"))
     if sw.ndim != 1 or sw.size != K - 1:
         raise ValueError(
             f"switch_times: expected {K - 1} times for {K} tasks, got shape {sw.shape}"

@@ -21,7 +21,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import Seed, as_dataset, as_matrix, as_positive_int, as_rng
+from ..validation import (
+    MAGNITUDE_MAX,
+    Seed,
+    as_dataset,
+    as_matrix,
+    as_nonnegative_scalar,
+    as_positive_int,
+    as_rng,
+    as_values,
+    check_fits,
+)
 
 __all__ = [
     "WHITENING_TOL",
@@ -92,6 +102,7 @@ def whitened_inputs(d_in: int, P: int, seed: Seed = 0) -> FloatArray:
     """
     d_in = as_positive_int(d_in, "d_in")
     P = as_positive_int(P, "P")
+    check_fits((P, d_in), "d_in, P", "input matrix", copies=3)
     if P < d_in:
         raise ValueError(f"P: whitened inputs need P >= d_in = {d_in} examples, got P = {P}")
     rng = as_rng(seed)
@@ -171,19 +182,17 @@ def teacher_task(
     """
     x = as_matrix(X, "X")
     d_out = as_positive_int(d_out, "d_out")
-    s = np.atleast_1d(np.asarray(singular_values, dtype=np.float64))
+    check_fits((d_out, x.shape[1]), "d_out", "target matrix", copies=2)
+    s = as_values(singular_values, "singular_values", nonnegative=True)
     d_in = x.shape[0]
-    if s.ndim != 1 or s.size == 0 or s.size > min(d_out, d_in):
+    if s.size > min(d_out, d_in):
         raise ValueError(
             f"singular_values: expected 1 to min(d_out, d_in) = {min(d_out, d_in)} values, got "
             f"shape {s.shape}"
         )
-    if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError(f"singular_values: expected finite values >= 0, got {s.tolist()}")
-    if isinstance(noise, bool) or not isinstance(noise, int | float | np.floating | np.integer):
-        raise TypeError(f"noise: expected a real number >= 0, got {noise!r}")
-    if not (math.isfinite(float(noise)) and noise >= 0):
-        raise ValueError(f"noise: expected a finite number >= 0, got {noise!r}")
+    noise = as_nonnegative_scalar(noise, "noise")
+    if noise > MAGNITUDE_MAX:
+        raise ValueError(f"noise: expected a level of at most {MAGNITUDE_MAX:g}, got {noise!r}")
     rng = as_rng(seed)
     k = s.size
     p = np.linalg.qr(rng.standard_normal((d_out, k)))[0]

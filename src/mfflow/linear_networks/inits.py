@@ -47,7 +47,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..asymmetric import LAMBDA_RTOL
 from ..simulate.models import imbalance
-from ..validation import Seed, as_matrix, as_positive_int, as_positive_scalar, as_rng
+from ..validation import (
+    SCALE_MIN,
+    Seed,
+    as_finite_scalar,
+    as_matrix,
+    as_positive_int,
+    as_relative_tolerance,
+    as_rng,
+    as_values,
+    check_fits,
+)
 
 __all__ = ["as_weights", "lambda_balanced_weights", "layer_norms", "network_lambda"]
 
@@ -67,12 +77,8 @@ def as_weights(W1: Any, W2: Any) -> tuple[FloatArray, FloatArray]:
 
 
 def _as_lambda(lam: Any) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
-        raise TypeError(f"lam: expected a real number, got {type(lam).__name__} {lam!r}")
-    out = float(lam)
-    if not math.isfinite(out):
-        raise ValueError(f"lam: expected a finite number, got {lam!r}")
-    return out
+    """``lambda``: finite, of magnitude at most ``MAGNITUDE_MAX`` (the layer norms square it)."""
+    return as_finite_scalar(lam, "lam")
 
 
 def layer_norms(lam: float, scale: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -100,9 +106,7 @@ def layer_norms(lam: float, scale: ArrayLike) -> tuple[FloatArray, FloatArray]:
     ([4.0], [1.0], [2.0])
     """
     lam = _as_lambda(lam)
-    s = np.atleast_1d(np.asarray(scale, dtype=np.float64))
-    if s.ndim != 1 or not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError(f"scale: expected finite values >= 0, got {np.asarray(scale)!r}")
+    s = as_values(scale, "scale", nonnegative=True, minimum=SCALE_MIN)
     big = np.sqrt(0.5 * (np.hypot(lam, 2.0 * s) + abs(lam)))
     small = np.divide(s, big, out=np.zeros_like(s), where=big > 0)
     return (big, small) if lam >= 0 else (small, big)
@@ -157,6 +161,8 @@ def lambda_balanced_weights(
     d_in = as_positive_int(d_in, "d_in")
     h = as_positive_int(h, "h")
     d_out = as_positive_int(d_out, "d_out")
+    check_fits((max(d_in, d_out), h), "d_in, h, d_out", "weight matrix", copies=3)
+    check_fits((h, h), "h", "hidden rotation")
     lam = _as_lambda(lam)
     if (lam > 0 and h > d_out) or (lam < 0 and h > d_in):
         side, width = ("W2", f"d_out = {d_out}") if lam > 0 else ("W1", f"d_in = {d_in}")
@@ -166,8 +172,8 @@ def lambda_balanced_weights(
             "narrower hidden layer"
         )
     k = min(d_in, h, d_out)
-    s = np.atleast_1d(np.asarray(scale, dtype=np.float64))
-    if s.ndim != 1 or s.size not in (1, k):
+    s = as_values(scale, "scale", nonnegative=True, minimum=SCALE_MIN)
+    if s.size not in (1, k):
         raise ValueError(f"scale: expected a number or {k} values (one per mode), got {s.shape}")
     a_k, b_k = layer_norms(lam, np.broadcast_to(s, (k,)))
     a = np.concatenate([a_k, np.full(h - k, math.sqrt(max(lam, 0.0)))])
@@ -223,7 +229,7 @@ def network_lambda(W1: ArrayLike, W2: ArrayLike, rtol: float = LAMBDA_RTOL) -> f
     0.75
     """
     w1, w2 = as_weights(W1, W2)
-    tol = as_positive_scalar(rtol, "rtol")
+    tol = as_relative_tolerance(rtol, "rtol")
     d = imbalance(w2, w1.T)
     h = d.shape[0]
     size = float(np.max(np.abs(w2.T @ w2)) + np.max(np.abs(w1 @ w1.T)))

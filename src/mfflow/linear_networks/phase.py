@@ -42,7 +42,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import Seed, as_positive_int, as_positive_scalar
+from ..validation import (
+    MAGNITUDE_MAX,
+    SCALE_MIN,
+    Seed,
+    as_positive_int,
+    as_positive_scalar,
+    as_real,
+    as_values,
+)
 from .data import as_dataset, as_whitened
 from .inits import lambda_balanced_weights
 from .kernels import kernel_cosine_distance, task_alignment
@@ -320,7 +328,7 @@ def lazy_rich_cell(
     x, y = as_dataset(X, Y)
     as_whitened(x, "X")
     h = as_positive_int(h, "h")
-    s = as_positive_scalar(scale, "scale")
+    s = as_positive_scalar(scale, "scale", minimum=SCALE_MIN, maximum=MAGNITUDE_MAX)
     tol = as_positive_scalar(tol, "tol")
     if tol >= 1:
         raise ValueError(f"tol: expected a relative excess loss in (0, 1), got {tol!r}")
@@ -330,11 +338,12 @@ def lazy_rich_cell(
     syx = y @ x.T / P
     k = min(d_in, h, d_out)
     tail = _rank_tail(syx, k)
-    if eta is not None:
-        if horizon is None or not math.isfinite(horizon):
-            raise ValueError("horizon: gradient descent needs a finite horizon (eta given)")
-        return _descent_cell(x, y, W1, W2, lam, s, syx, tail, tol, float(horizon), eta)
     t_end = math.inf if horizon is None else as_positive_scalar(horizon, "horizon", allow_inf=True)
+    if eta is not None:
+        step = as_positive_scalar(eta, "eta", maximum=MAGNITUDE_MAX)
+        if not math.isfinite(t_end):
+            raise ValueError("horizon: gradient descent needs a finite horizon (eta given)")
+        return _descent_cell(x, y, W1, W2, lam, s, syx, tail, tol, t_end, step)
     net = linear_network(x, y, W1, W2)
 
     def excess(w: FloatArray) -> FloatArray:
@@ -481,12 +490,20 @@ def lazy_rich_phase_diagram(
     >>> bool(pd.kernel_distance[1, 0] > 10 * pd.kernel_distance[2, 0])  # rich at 0, lazy at 10
     True
     """
-    la = np.atleast_1d(np.asarray(lams, dtype=np.float64))
-    sc = np.atleast_1d(np.asarray(scales, dtype=np.float64))
-    if la.ndim != 1 or la.size == 0 or not np.all(np.isfinite(la)):
-        raise ValueError(f"lams: expected a non-empty 1-D array of finite values, got {la!r}")
-    if sc.ndim != 1 or sc.size == 0 or not np.all(np.isfinite(sc)) or np.any(sc <= 0):
-        raise ValueError(f"scales: expected a non-empty 1-D array of values > 0, got {sc!r}")
+    la = as_values(lams, "lams")
+    sc = as_values(scales, "scales", nonnegative=True, minimum=SCALE_MIN)
+    if np.any(sc <= 0):
+        raise ValueError(f"scales: expected values > 0, got {sc.tolist()}")
+    ch = as_real(checks, "checks")
+    if ch.size and (ch.ndim > 2 or ch.shape[-1] != 2):
+        raise ValueError(f"checks: expected (lambda, scale) pairs, shape (C, 2), got {ch.shape}")
+    ch = ch.reshape(-1, 2)
+    if not np.all(np.isfinite(ch)):
+        raise ValueError(f"checks: expected finite (lambda, scale) pairs, got {ch.tolist()}")
+    if np.any(ch[:, 1] <= 0):
+        raise ValueError(f"checks: expected scales > 0 (second column), got {ch[:, 1].tolist()}")
+    check_eta = as_positive_scalar(check_eta, "check_eta", maximum=MAGNITUDE_MAX)
+    check_horizon = as_positive_scalar(check_horizon, "check_horizon", maximum=MAGNITUDE_MAX)
     x, y = as_dataset(X, Y)
     kw: dict[str, Any] = {"h": h, "seed": seed, "tol": tol}
     start, cpu = time.perf_counter(), time.process_time()
@@ -497,7 +514,6 @@ def lazy_rich_phase_diagram(
     ]
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     found = []
-    ch = np.asarray(checks, dtype=np.float64).reshape(-1, 2)
     for lam, s in ch:
         t0 = time.perf_counter()
         if horizon is None:

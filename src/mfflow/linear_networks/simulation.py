@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..simulate import LinearNetworkModel
 from ..simulate.results import DescentResult, FlowResult
 from ..simulate.run import run_descent, run_flow
+from ..validation import as_matrix, as_positive_scalar, as_steps
 from .kernels import (
     hidden_similarity,
     kernel_cosine_distance,
@@ -103,9 +104,9 @@ class NetworkSimulation:
     def _inputs(self, X: ArrayLike | None) -> FloatArray:
         if X is None:
             return self.model.X
-        x = np.asarray(X, dtype=np.float64)
+        x = as_matrix(X, "X")
         d_in = self.model.X.shape[0]
-        if x.ndim != 2 or x.shape[0] != d_in:
+        if x.shape[0] != d_in:
             raise ValueError(
                 f"X: expected inputs of shape (d_in, P') = ({d_in}, P'), got {x.shape}"
             )
@@ -201,8 +202,12 @@ def simulate_linear_network(
     """
     model = LinearNetworkModel(X, Y)
     init = model.as_init(W1, W2)
-    if eta is None:
+    if eta is None:  # the descent's keywords are checked all the same (one meaning everywhere)
+        as_positive_scalar(blowup, "blowup")
+        if not isinstance(throw, bool | np.bool_):
+            raise TypeError(f"throw: expected True or False, got {throw!r}")
         if steps is not None:
+            as_steps(steps)  # a bad value is named as such first
             raise ValueError("steps: iterations are for gradient descent; give eta as well")
         if t is None:
             raise ValueError("t: the flow needs the times to record")

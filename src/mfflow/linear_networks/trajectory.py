@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..asymmetric import LAMBDA_RTOL, AsymmetricTrajectory, closed_form_asymmetric
 from ..backend import Backend, backend_of, needs_grad, to_host, to_numpy
+from ..validation import as_relative_tolerance
 from .data import WHITENING_TOL, as_dataset, as_whitened
 from .inits import as_weights, network_lambda
 from .kernels import (
@@ -399,7 +400,7 @@ def linear_network(
             f"W2: expected shape (d_out, h) with d_out = {y.shape[0]} rows to match Y, "
             f"got {w2.shape}"
         )
-    as_whitened(x, "X", whitening_tol)
+    as_whitened(x, "X", as_relative_tolerance(whitening_tol, "whitening_tol"))
     lam = network_lambda(w1, w2, rtol)
     P = x.shape[1]
     # shapes of unit size, the scale in alpha (mfflow keeps them apart): U(0) = sqrt(a) U0

@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
-from ..validation import MAGNITUDE_MAX, MAGNITUDE_MIN, as_positive_scalar
+from ..validation import MAGNITUDE_MAX, SCALE_MIN, as_positive_scalar
 
 __all__ = [
     "ATOL_FACTOR",
@@ -91,6 +91,12 @@ _SOLVERS: dict[str, type[_Solver]] = {
 IMPLICIT_METHODS = frozenset({"Radau", "BDF", "LSODA"})
 #: Default ``atol = ATOL_FACTOR * rtol * max|F(0)|`` (module docstring).
 ATOL_FACTOR = 1e-3
+#: Smallest ``atol``, relative to the initial scale ``max|F(0)|``: ``ATOL_RESOLUTION *
+#: eps_64 * max|F(0)|``, a hundredth of the float64 resolution of the initial state. Below it
+#: the solver's error estimates (rounding noise of that size) cannot meet the tolerance and the
+#: step size collapses: the run never ends. The default ``atol`` is at least ``1e3`` times
+#: above it (``1e5`` at the default ``rtol``).
+ATOL_RESOLUTION = 1e-2
 #: scipy raises any ``rtol`` below this to it (with a warning); we refuse it instead.
 RTOL_MIN = 100 * float(np.finfo(np.float64).eps)
 #: Largest ``rtol``: a relative error above 10% controls nothing (the solution may blow up).
@@ -218,8 +224,9 @@ def ode_options(
     Raises
     ------
     ValueError, TypeError
-        Naming the argument: an unknown ``method``, ``rtol < RTOL_MIN``, ``atol <= 0``,
-        ``max_step <= 0`` or one needing more than :data:`MAX_ODE_STEPS` steps.
+        Naming the argument: an unknown ``method``, ``rtol < RTOL_MIN``, ``atol <= 0`` or
+        below ``ATOL_RESOLUTION * eps * scale`` (it cannot be met), ``max_step <= 0`` or one
+        needing more than :data:`MAX_ODE_STEPS` steps.
 
     Examples
     --------
@@ -237,7 +244,20 @@ def ode_options(
         # a zero init gets an absolute floor (it is a fixed point of every model here)
         at = ATOL_FACTOR * rt * (scale if scale > 0 else 1.0)
     else:
-        at = as_positive_scalar(atol, "atol", minimum=MAGNITUDE_MIN, maximum=MAGNITUDE_MAX)
+        at = as_positive_scalar(atol, "atol", maximum=MAGNITUDE_MAX)
+        floor = ATOL_RESOLUTION * float(np.finfo(np.float64).eps) * scale
+        if at < floor:
+            raise ValueError(
+                f"atol: expected a number >= {floor:.3g} ({ATOL_RESOLUTION:g} * eps * max|F(0)|, "
+                f"max|F(0)| = {scale:.3g}: a hundredth of what float64 resolves at the "
+                f"problem's scale; a smaller absolute tolerance cannot be met and the solver's "
+                f"step collapses), got {at!r}; or leave atol=None (the default)"
+            )
+        if at < SCALE_MIN:
+            raise ValueError(
+                f"atol: expected a number >= {SCALE_MIN:.3g} (a subnormal tolerance has no "
+                f"precision), got {at!r}"
+            )
     ms = as_positive_scalar(max_step, "max_step", allow_inf=True)
     if t_end / ms > MAX_ODE_STEPS:
         raise ValueError(

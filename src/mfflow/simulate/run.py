@@ -150,6 +150,16 @@ def run_flow(
     )
 
 
+def _limit_text(blowup: float, limit: float, depth: int) -> str:
+    """How the divergence bound was set: ``blowup``, or the cap where records would overflow."""
+    if float(blowup) <= limit:
+        return f"blowup = {float(blowup):g}"
+    return (
+        f"blowup = {float(blowup):g} capped at MAGNITUDE_MAX^(1/{depth}), where the product of "
+        "the records would overflow"
+    )
+
+
 def run_descent(
     model: Model,
     init: Factors,
@@ -251,7 +261,8 @@ def run_descent(
     if bad is not None and throw:
         raise ValueError(
             f"eta: gradient descent diverged at step {bad} with eta = {h:g} (an entry above "
-            f"blowup = {limit:g} or not finite); use a smaller step size"
+            f"{limit:g} or not finite; {_limit_text(blowup, limit, model.depth)}); use a smaller "
+            "step size"
         )
     return DescentResult(
         t=cast(FloatArray, targets[inverse] * h),  # float64: stubs say floating[Any]

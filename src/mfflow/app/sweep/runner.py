@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import UserError
 from .cells import CellError, compute_cell
 from .spec import SweepSpec
-from .store import cell_file, init_store, read_cell, write_cell, write_consolidated
+from .store import cell_file, cell_sizes, init_store, read_cell, write_cell, write_consolidated
 
 __all__ = ["SweepSummary", "dask_client", "pending_cells", "run_sweep"]
 
@@ -80,9 +80,10 @@ def pending_cells(spec: SweepSpec, store: str | Path) -> list[tuple[str, dict[st
     """
     store = Path(store)
     todo: list[tuple[str, dict[str, Any]]] = []
+    h, sizes = spec.result_hash(), cell_sizes(spec)
     for _, params in spec.cells():
         name = spec.cell_name(params)
-        old = read_cell(cell_file(store, name))
+        old = read_cell(cell_file(store, name), name, h, sizes)
         if old is None or old.get("error"):
             todo.append((name, spec.cell_config(params)))
     return todo
@@ -115,7 +116,7 @@ def run_sweep(
     state = {"done": 0, "failed": 0, "running": 0, "total": len(todo)}
 
     def finished(name: str, result: dict[str, Any]) -> None:
-        write_cell(store, name, result)
+        write_cell(store, name, result, spec.result_hash())
         if result.get("error"):
             summary.failed += 1
             summary.errors[name] = result["error"]

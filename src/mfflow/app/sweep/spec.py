@@ -233,8 +233,21 @@ class SweepSpec:
     def result_hash(self) -> str:
         """Hash of everything a cell's numbers depend on, except the grid's values.
 
+        Computed from the *validated* configuration (defaults filled in), so writing a default
+        explicitly, or the same fields as dotted keys or tables, gives the same hash.
         Re-running with another hash is refused; extending the grid's values is not.
         """
+        config = self.reference.model_dump(mode="json")
+        config.pop("name", None)
+        for path in self.grid:
+            _set(config, path, None)  # the grid's values are not part of the hash
+        key = {"config": config, "dims": self.dims(), "measurements": sorted(self.measurements)}
+        text = json.dumps(key, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def legacy_result_hash(self) -> str:
+        """The hash stores written before :meth:`result_hash` normalized the configuration
+        recorded (from the spec as written); such a store is accepted, its cells recomputed."""
         base = {k: v for k, v in self.base.items() if k != "name"}
         key = {"base": base, "dims": self.dims(), "measurements": sorted(self.measurements)}
         text = json.dumps(key, sort_keys=True, default=repr)
