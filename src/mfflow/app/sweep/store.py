@@ -291,7 +291,7 @@ def open_sweep(store: str | Path) -> xr.Dataset:
     shape = tuple(len(spec.grid[d[0]]) for d in dims)
     cells = list(_iter_cells(store, spec, meta["result_hash"]))
     K = max(
-        (c["sigma"].size for _, c in cells if c is not None and np.ndim(c.get("sigma")) == 1),
+        (c["sigma"].size for _, c in cells if c is not None and np.ndim(c.get("sigma", 0)) == 1),
         default=1,
     )
     t = spec.times()
