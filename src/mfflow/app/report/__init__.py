@@ -41,6 +41,7 @@ from .variables import describe
 
 __all__ = [
     "ReportConfig",
+    "cache_key",
     "compute_results",
     "plot_results",
     "report_blocks",
@@ -86,7 +87,9 @@ class ReportConfig:
         )
 
 
-def _cache_key(cfg: ReportConfig, section: Section) -> str:
+def cache_key(cfg: ReportConfig, section: Section) -> str:
+    """The key a section's cached result is stored under: its configuration, the shared set-up
+    and the package version (a change in any of them recomputes the section)."""
     text = json.dumps(
         {
             "setup": cfg.setup.model_dump(mode="json"),
@@ -131,7 +134,7 @@ def compute_results(
     cache = Cache(cache_dir) if cache_dir is not None else None
     groups: dict[str, xr.Dataset] = {"setup": describe(problem.dataset())}
     for section in SECTIONS:
-        key = _cache_key(cfg, section)
+        key = cache_key(cfg, section)
         ds = cache.get(section.name, key) if cache is not None else None
         if ds is not None:
             if on_step:
