@@ -60,6 +60,7 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "asymmetric",
         "deep",
         "sensing",
+        "weight_decay",
     ]
     for name in FIGURES:
         assert (reproduced / "figures" / f"{name}.png").stat().st_size > 1000

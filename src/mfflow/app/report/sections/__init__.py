@@ -14,6 +14,7 @@ from . import (
     rank_k,
     sensing,
     time_scales,
+    weight_decay,
 )
 
 __all__ = ["SECTIONS", "by_name"]
@@ -30,6 +31,7 @@ SECTIONS: list[Section] = [
     asymmetric.SECTION,
     deep.SECTION,
     sensing.SECTION,
+    weight_decay.SECTION,
 ]
 
 
