@@ -61,6 +61,7 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "deep",
         "sensing",
         "weight_decay",
+        "mixed",
     ]
     for name in FIGURES:
         assert (reproduced / "figures" / f"{name}.png").stat().st_size > 1000

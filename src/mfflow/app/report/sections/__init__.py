@@ -10,6 +10,7 @@ from . import (
     gd_vs_gf,
     general_init,
     incremental,
+    mixed,
     one_mode,
     rank_k,
     sensing,
@@ -32,6 +33,7 @@ SECTIONS: list[Section] = [
     deep.SECTION,
     sensing.SECTION,
     weight_decay.SECTION,
+    mixed.SECTION,
 ]
 
 
