@@ -62,6 +62,7 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "sensing",
         "weight_decay",
         "mixed",
+        "noisy",
     ]
     for name in FIGURES:
         assert (reproduced / "figures" / f"{name}.png").stat().st_size > 1000

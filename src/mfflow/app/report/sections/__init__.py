@@ -11,6 +11,7 @@ from . import (
     general_init,
     incremental,
     mixed,
+    noisy,
     one_mode,
     rank_k,
     sensing,
@@ -34,6 +35,7 @@ SECTIONS: list[Section] = [
     sensing.SECTION,
     weight_decay.SECTION,
     mixed.SECTION,
+    noisy.SECTION,
 ]
 
 
