@@ -172,7 +172,7 @@ def figure(ds: xr.Dataset) -> Figure:
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(r"$\|W(t) - Y^*\|_F / \|Y^*\|_F$")
     ax.set_title(rf"(a) exact test error, $n = {n}$, $s = 1$ (dots: optimum)")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="lower left", fontsize=9)
     ax = axes[1]
     for i, s in enumerate(ds["noise"].values):
         col = f"C{i + 4}"
@@ -281,8 +281,8 @@ def text(ds: xr.Dataset) -> list[str]:
         "early_stopping section stops to approximate Y itself; here stopping is judged against "
         f"Y*.) At n = {n}, s = 1 the exact optimum is {fmt(float(ds['error_star'].min()))} to "
         f"{fmt(float(ds['error_star'].max()))} of ||Y*||_F over the alphas drawn; "
-        f"{below} of the {ds['spike'].size} spikes lie below the BBP threshold "
-        f"{fmt(ds['threshold'])} and are never recovered. The optimum falls inside the "
+        f"spikes below the BBP threshold {fmt(ds['threshold'])}: {below} of "
+        f"{ds['spike'].size}, never recovered. The optimum falls inside the "
         f"transition of mode {int(ds['stopping_mode'])}, learned by the predicted fraction "
         f"f* = {fmt(ds['stopping_fraction'])}.",
         "Early stopping beats every truncated SVD of Y at every noise level of the sweep (by "

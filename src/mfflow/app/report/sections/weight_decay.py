@@ -324,7 +324,7 @@ def text(ds: xr.Dataset) -> list[str]:
     dev = float(np.max(np.abs(ds["limit"] - ds["soft_threshold"])))
     rel = np.abs(ds["t_measured"] / ds["t_predicted"] - 1.0)
     never = [
-        f"gamma = {fmt(g)}: {int(np.sum(sigma <= g))}"
+        f"{int(np.sum(sigma <= g))} of {sigma.size} modes at gamma = {fmt(g)}"
         for g in ds["gamma"].values
         if np.any(sigma <= g)
     ]
