@@ -258,7 +258,7 @@ def tables(ds: xr.Dataset) -> list[Table]:
             rows,
         ),
         Table(
-            "The starred cell: Euler at step eta/j against the exact B(t_h), t_h near t*",
+            "The starred cell: Euler at step eta/j against the exact B(t_h), t_h near the optimum",
             ["j", "step", "||B_Euler(t_h) - B(t_h)||_F / ||B(t_h)||_F"],
             conv,
         ),

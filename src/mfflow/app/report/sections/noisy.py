@@ -249,7 +249,7 @@ def tables(ds: xr.Dataset) -> list[Table]:
     ]
     return [
         Table(
-            "Optimal stopping at s = 1 (relative errors ||W - Y*||_F / ||Y*||_F)",
+            "Optimal stopping at s = 1 (errors relative to the signal norm)",
             ["alpha", "exact t*", "predicted t*", "exact min error"],
             rows,
         ),
