@@ -30,7 +30,7 @@ ONE = "1"
 
 
 class Config(SectionConfig):
-    d: int = 30
+    d: int = 24
     k: int = 5
     seed: int = 0
     init_seed: int = 1
@@ -38,8 +38,8 @@ class Config(SectionConfig):
     gamma_sigma2_max: float = -0.8
     gamma_w_min: float = 1.75
     gamma_w_max: float = 2.8
-    num_sigma2: int = 12
-    num_w: int = 12
+    num_sigma2: int = 9
+    num_w: int = 9
     step_factor: float = 50.0
     #: the cell of the detailed curve and the step-size study (their coordinates)
     cell_gamma_sigma2: float = -1.5

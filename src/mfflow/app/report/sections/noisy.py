@@ -29,7 +29,7 @@ ONE = "1"
 
 
 class Config(SectionConfig):
-    n: int = 1000
+    n: int = 500
     #: signal values theta_i / (s sqrt(n)) at s = 1: above the BBP threshold 1 except the last
     x: tuple[float, ...] = (3.0, 2.0, 1.5, 0.7)
     alphas: tuple[float, ...] = (1e-4, 1e-10, 1e-30)
@@ -38,10 +38,10 @@ class Config(SectionConfig):
     num_times: int = 600
     sweep_min: float = 0.3
     sweep_max: float = 2.2
-    sweep_num: int = 14
-    seeds: int = 3
+    sweep_num: int = 8
+    seeds: int = 2
     sweep_alpha: float = 1e-40
-    time_alphas: int = 10
+    time_alphas: int = 8
     ode_n: int = 30
     ode_rtol: float = 1e-11
     seed: int = 0
@@ -183,7 +183,7 @@ def figure(ds: xr.Dataset) -> Figure:
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(r"$\|W(t) - Y^*\|_F / \|Y^*\|_F$")
     ax.set_title(f"(b) {alpha_label(float(ds['curve_alpha']))}, three noise levels")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="lower left", fontsize=9)
     ax = axes[2]
     lv = ds["level"].values
     k = ds["seed"].size
