@@ -68,7 +68,6 @@ GROUPS = {
     "curves": "Utilities",
     "linalg": "Utilities",
     "noisy": "noisy",
-    "spiked": "noisy",  # the random-matrix predictions sit with the exact noisy-target curves
     "app": "Sweeps",
 }
 

@@ -61,11 +61,13 @@ from .mixed import tu_parameters as tu_parameters
 from .mixed import tu_step_size as tu_step_size
 from .noisy import EarlyStopping as EarlyStopping
 from .noisy import NoisyTarget as NoisyTarget
+from .noisy import SpikedPrediction as SpikedPrediction
 from .noisy import balanced_flow as balanced_flow
 from .noisy import early_stopping as early_stopping
 from .noisy import noisy_target as noisy_target
 from .noisy import signal_error as signal_error
 from .noisy import signal_error_rate as signal_error_rate
+from .noisy import spiked_prediction as spiked_prediction
 from .noisy import truncation_errors as truncation_errors
 from .problems import gaussian_init as gaussian_init
 from .problems import low_rank_init as low_rank_init
@@ -95,8 +97,6 @@ from .simulate import simulate_asymmetric_gd as simulate_asymmetric_gd
 from .simulate import simulate_asymmetric_gf as simulate_asymmetric_gf
 from .simulate import simulate_gd as simulate_gd
 from .simulate import simulate_gf as simulate_gf
-from .spiked import SpikedPrediction as SpikedPrediction
-from .spiked import spiked_prediction as spiked_prediction
 from .theory import TheoremCheck as TheoremCheck
 from .theory import TheoremConstants as TheoremConstants
 from .theory import TheoremRow as TheoremRow

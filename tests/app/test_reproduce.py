@@ -60,7 +60,10 @@ def test_every_file_is_written(reproduced: Path) -> None:
         "asymmetric",
         "deep",
         "sensing",
+        "weight_decay",
+        "noisy",
         "lazy_rich",
+        "mixed",
         "continual",
     ]
     for name in FIGURES:

@@ -12,10 +12,13 @@ from . import (
     general_init,
     incremental,
     lazy_rich,
+    mixed,
+    noisy,
     one_mode,
     rank_k,
     sensing,
     time_scales,
+    weight_decay,
 )
 
 __all__ = ["SECTIONS", "by_name"]
@@ -32,7 +35,10 @@ SECTIONS: list[Section] = [
     asymmetric.SECTION,
     deep.SECTION,
     sensing.SECTION,
+    weight_decay.SECTION,
+    noisy.SECTION,
     lazy_rich.SECTION,
+    mixed.SECTION,
     continual.SECTION,
 ]
 

@@ -1,40 +1,5 @@
-r"""Learning from a noisy target: exact test-error curves, when to stop, and what to expect.
-
-The target is a low-rank signal plus Gaussian noise of level ``s`` (docs/math.md §12),
-
-.. math::
-
-    Y = Y^\star + N, \qquad Y^\star = P\,\mathrm{diag}(\theta)\,Q^\top, \qquad
-    N = \begin{cases} s\,(G + G^\top)/\sqrt2 & \text{symmetric, } Q = P,\ n\times n,\\
-    s\,G & \text{rectangular, } m\times n, \end{cases}
-
-with ``G`` i.i.d. standard Gaussian (symmetric: off-diagonal variance ``s^2``, the spectrum of
-``N`` fills ``[-2 s sqrt(n), 2 s sqrt(n)]``; rectangular: singular values up to
-``s (sqrt(m) + sqrt(n))``). Gradient flow from a small init learns ``Y``'s top directions
-first, the outliers the signal creates, and the noise bulk later: the **test error**
-``e(t) = ||W(t) - Y*||_F`` has a minimum. Everything here is exact for the flow:
-
-* :func:`signal_error` evaluates ``e(t)`` from the closed form (a symmetric
-  :class:`~mfflow.Trajectory`, or a balanced :class:`~mfflow.AsymmetricTrajectory`), and
-  :func:`signal_error_rate` its exact
-  derivative ``d e^2/dt = 2 <W - Y*, W'>`` with ``W' = (Y - W) W + W (Y - W)`` (symmetric) or
-  ``B' = R V V^T + U U^T R`` (``B = U V^T``, ``R = Y - B``), from the factor only;
-* :func:`early_stopping` finds the optimal stopping time by a log-spaced scan refined by root
-  finding on that derivative (:func:`minimize_in_time`);
-* :func:`truncation_errors` is the classical baseline: Eckart-Young truncations of the noisy
-  ``Y``;
-* :func:`~mfflow.spiked.spiked_prediction` (:mod:`mfflow.spiked`) is the large-``n``
-  random-matrix prediction of both, with the flow's ``alpha -> 0`` optimum.
-
-A rectangular target is solved exactly through the thin SVD of ``Y`` (:func:`balanced_flow`):
-the symmetrized problem given as a factor, ``O(m n min(m, n))`` set-up, so ``m = 10^4`` rows
-cost one thin SVD. The symmetric target ``Y* + N`` is full rank: its closed form needs one
-``eigh`` of ``Y`` (``n`` up to a few thousand; the spectral path is then ``O(n)`` per time point).
-
-References: J. Baik, G. Ben Arous, S. Péché, Ann. Probab. 33 (2005); F. Benaych-Georges and
-R. R. Nadakuditi, Adv. Math. 227 (2011) and J. Multivariate Anal. 111 (2012); M. Gavish and
-D. L. Donoho, IEEE Trans. Inf. Theory 60 (2014).
-"""
+"""The exact test error ``||W(t) - Y*||_F`` of a flow on a noisy target, its rate, and the
+optimal stopping time (docs/math.md §12)."""
 
 from __future__ import annotations
 
@@ -44,240 +9,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
-from .asymmetric.exact import AsymmetricTrajectory, lambda_of
-from .riccati import Trajectory, closed_form
-from .simulate.models import imbalance
-from .validation import (
-    MAGNITUDE_MAX,
-    as_alpha,
-    as_nonnegative_scalar,
-    as_pair,
-    as_positive_int,
-    as_positive_scalar,
-    as_rng,
-    as_times,
-    as_values,
-    check_fits,
-)
+from ..asymmetric.exact import AsymmetricTrajectory
+from ..riccati import Trajectory
+from ..validation import as_positive_int, as_positive_scalar, as_times
+from .target import AnyTrajectory, FloatArray, NoisyTarget
 
 __all__ = [
+    "STOP_RTOL",
     "EarlyStopping",
-    "NoisyTarget",
-    "balanced_flow",
     "early_stopping",
     "minimize_in_time",
-    "noisy_target",
     "signal_error",
     "signal_error_rate",
-    "truncation_errors",
 ]
-
-FloatArray = NDArray[np.float64]
-AnyTrajectory = Trajectory | AsymmetricTrajectory
 
 #: Relative tolerance of the root finder refining the optimal stopping time.
 STOP_RTOL = 1e-12
 #: Bytes of the per-chunk factor arrays when evaluating many times.
 _CHUNK_BYTES = 32 * 2**20
-
-
-# ---- the problem -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class NoisyTarget:
-    r"""A noisy target ``Y = Y* + N`` with its low-rank signal ``Y* = P diag(theta) Q^T``.
-
-    Built by :func:`noisy_target` (or directly from any ``Y`` and signal factors).
-
-    Attributes
-    ----------
-    Y : (m, n) array
-        The noisy target the flow is trained on (symmetric when ``symmetric``).
-    left : (m, k) array
-        ``P``, orthonormal columns.
-    values : (k,) array
-        ``theta``, descending.
-    right : (n, k) array
-        ``Q`` (``= P`` when symmetric).
-    noise : float
-        The level ``s`` (``nan`` if unknown).
-    symmetric : bool
-        ``Y`` symmetric and ``Q = P``: trained by the symmetric flow ``W = U U^T``;
-        otherwise by the balanced ``W = U V^T``.
-    """
-
-    Y: FloatArray = field(repr=False)
-    left: FloatArray = field(repr=False)
-    values: FloatArray
-    right: FloatArray = field(repr=False)
-    noise: float
-    symmetric: bool
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(m, n)``."""
-        return (int(self.Y.shape[0]), int(self.Y.shape[1]))
-
-    @property
-    def Ystar(self) -> FloatArray:
-        """The signal ``P diag(theta) Q^T`` ``(m, n)`` (formed on request)."""
-        return (self.left * self.values) @ self.right.T
-
-    @property
-    def signal_norm(self) -> float:
-        """``||Y*||_F = ||theta||``."""
-        return float(np.linalg.norm(self.values))
-
-    def trajectory(
-        self, U0: ArrayLike, alpha: float, *, V0: ArrayLike | None = None
-    ) -> AnyTrajectory:
-        """The exact flow on ``Y``: :func:`mfflow.closed_form` (symmetric; ``U0`` ``(n, r)``) or
-        :func:`balanced_flow` (rectangular; balanced ``U0`` ``(m, r)``, ``V0`` ``(n, r)``)."""
-        if self.symmetric:
-            if V0 is not None:
-                raise TypeError("V0: the target is symmetric, trained by W = U U^T; omit V0")
-            return closed_form(self.Y, U0, alpha)
-        if V0 is None:
-            raise TypeError("V0: required for a rectangular target (W = U V^T)")
-        return balanced_flow(self.Y, U0, V0, alpha)
-
-
-def _haar_frame(n: int, k: int, rng: np.random.Generator) -> FloatArray:
-    """``k`` Haar-distributed orthonormal columns in ``R^n`` (QR of a Gaussian, signs fixed):
-    ``O(n k^2)``, not the ``O(n^3)`` of a full random orthogonal matrix."""
-    q, r = np.linalg.qr(rng.standard_normal((n, k)))
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
-
-
-def noisy_target(
-    signal: ArrayLike,
-    n: int,
-    noise: float,
-    *,
-    m: int | None = None,
-    seed: Any = 0,
-) -> NoisyTarget:
-    r"""A low-rank signal in a Haar-random basis plus Gaussian noise of level ``noise``.
-
-    Parameters
-    ----------
-    signal : (k,) array
-        The signal's singular values ``theta`` (symmetric: eigenvalues; any order, any sign for
-        the symmetric case).
-    n : int
-        Columns (and rows, when symmetric).
-    noise : float
-        ``s >= 0``. Symmetric: ``N = s (G + G^T)/sqrt(2)``; rectangular: ``N = s G``.
-    m : int, optional
-        Rows: given, the target is rectangular ``(m, n)``, trained by ``U V^T``.
-    seed : int or Generator
-        Seed of the basis and the noise.
-
-    Returns
-    -------
-    NoisyTarget
-
-    Examples
-    --------
-    >>> import mfflow
-    >>> target = mfflow.noisy_target([30.0, 20.0], n=100, noise=1.0, seed=0)
-    >>> target.Y.shape, target.values.tolist(), round(target.signal_norm, 6)
-    ((100, 100), [30.0, 20.0], 36.055513)
-    """
-    theta = as_values(signal, "signal")
-    nn = as_positive_int(n, "n")
-    s = as_nonnegative_scalar(noise, "noise")
-    if s > MAGNITUDE_MAX:
-        raise ValueError(f"noise: expected a level of at most {MAGNITUDE_MAX:g}, got {s!r}")
-    k = theta.size
-    order = np.argsort(-theta, kind="stable")
-    theta = theta[order]
-    check_fits((nn, nn if m is None else as_positive_int(m, "m")), "n, m", "target", copies=3)
-    rng = as_rng(seed)
-    if m is None:
-        if k > nn:
-            raise ValueError(f"signal: expected at most n = {nn} values, got {k}")
-        P = _haar_frame(nn, k, rng)
-        G = rng.standard_normal((nn, nn))
-        Y = (P * theta) @ P.T + s * (G + G.T) / math.sqrt(2.0)
-        return NoisyTarget(0.5 * (Y + Y.T), P, theta, P, s, True)
-    mm = as_positive_int(m, "m")
-    if k > min(mm, nn):
-        raise ValueError(f"signal: expected at most min(m, n) = {min(mm, nn)} values, got {k}")
-    if np.any(theta < 0):
-        raise ValueError("signal: singular values of a rectangular signal must be >= 0")
-    P = _haar_frame(mm, k, rng)
-    Q = _haar_frame(nn, k, rng)
-    Y = (P * theta) @ Q.T + s * rng.standard_normal((mm, nn))
-    return NoisyTarget(Y, P, theta, Q, s, False)
-
-
-def balanced_flow(Y: ArrayLike, U0: ArrayLike, V0: ArrayLike, alpha: float) -> AsymmetricTrajectory:
-    r"""The exact flow of ``1/2 ||Y - U V^T||_F^2`` from a *balanced* init, set up by a thin SVD.
-
-    Equal to :func:`mfflow.closed_form_asymmetric` (balanced case), without the
-    ``(m + n) x (m + n)`` eigendecomposition: with ``Y = P diag(s) Q^T`` (thin SVD,
-    ``k = min(m, n)``) the symmetrized target ``Ybar = [[0, Y], [Y^T, 0]]`` is given as the factor
-    ``(basis, values)``, ``basis = [[P, P], [Q, -Q]] / sqrt(2)``, ``values = (s, -s)``, which is
-    ``Ybar`` exactly: its remaining eigenvalues are 0, on ``range(Y)^perp x 0`` (or
-    ``0 x ker(Y)``). :func:`mfflow.closed_form` then solves it in ``span(basis, [U0; V0])``, of
-    dimension ``<= 2k + r`` (docs/math.md §2 Step 6, §12).
-
-    Parameters
-    ----------
-    Y : (m, n) array
-    U0 : (m, r) array
-    V0 : (n, r) array
-        Balanced: ``U0^T U0 = V0^T V0`` (e.g. :func:`mfflow.balanced_init`).
-    alpha : float
-        ``alpha > 0``.
-
-    Returns
-    -------
-    AsymmetricTrajectory
-
-    Raises
-    ------
-    ValueError
-        If the init is not balanced (a lambda-balanced one needs
-        :func:`mfflow.closed_form_asymmetric`; no closed form exists for other inits).
-
-    Examples
-    --------
-    >>> import numpy as np, mfflow
-    >>> Y = mfflow.rectangular_target([3.0, 1.0], 5, 4, seed=0)
-    >>> U0, V0 = mfflow.balanced_init(5, 4, 2, seed=1)
-    >>> fast = balanced_flow(Y, U0, V0, 1e-6)
-    >>> ref = mfflow.closed_form_asymmetric(Y, U0, V0, 1e-6)
-    >>> bool(np.allclose(fast.W(20.0), ref.W(20.0), atol=1e-12, rtol=0))
-    True
-    """
-    y, u0, v0 = as_pair(Y, U0, V0)
-    a = as_alpha(alpha)
-    lam0 = lambda_of(u0, v0)
-    if lam0 != 0.0:
-        raise ValueError(
-            f"U0, V0: the init is lambda-balanced with lam0 = {lam0:.6g} != 0; balanced_flow "
-            "needs a balanced init (lam0 = 0); use closed_form_asymmetric for lambda-balanced ones"
-        )
-    m, n = y.shape
-    p, s, qt = scipy.linalg.svd(y, full_matrices=False, lapack_driver="gesdd")
-    q = qt.T
-    basis = np.concatenate(
-        [np.concatenate([p, p], axis=1), np.concatenate([q, -q], axis=1)], axis=0
-    ) / math.sqrt(2.0)
-    values = np.concatenate([s, -s])
-    z0 = np.concatenate([u0, v0], axis=0) / math.sqrt(2.0)
-    sym = closed_form((basis, values), z0, a)
-    return AsymmetricTrajectory(
-        symmetric=sym, m=m, n=n, alpha=a, lam=0.0, imbalance=a * imbalance(u0, v0), Y=y
-    )
-
 
 # ---- the exact test error and its rate ---------------------------------------------------------
 
@@ -633,7 +385,7 @@ def early_stopping(
     >>> target = mfflow.noisy_target([40.0, 25.0], n=60, noise=1.0, seed=0)
     >>> traj = target.trajectory(mfflow.gaussian_init(60, 4, seed=1), 1e-10)
     >>> stop = early_stopping(traj, target)
-    >>> bool(stop.error_star < min(truncation_errors(target)))   # partial learning shrinks
+    >>> bool(stop.error_star < min(mfflow.truncation_errors(target)))   # partial learning shrinks
     True
     """
     _check_pair(traj, target)
@@ -663,61 +415,3 @@ def early_stopping(
         alpha=traj.alpha,
         signal_norm=target.signal_norm,
     )
-
-
-# ---- the baselines -----------------------------------------------------------------------------
-
-
-def truncation_errors(target: NoisyTarget, k_max: int | None = None) -> FloatArray:
-    r"""Errors ``||Yhat_k - Y*||_F`` of the Eckart-Young truncations of the noisy ``Y``.
-
-    ``Yhat_k`` keeps the ``k`` largest singular triples of ``Y`` (symmetric: the ``k``
-    eigenpairs of largest ``|lam|``), the best rank-``k`` approximation of ``Y`` in every
-    unitarily invariant norm: the "truncated SVD" denoiser. From the top triples only:
-    ``||Yhat_k - Y*||^2 = sum_{i<=k} y_i^2 - 2 sum_{i<=k} y_i u_i^T Y* v_i + ||Y*||^2``.
-
-    Parameters
-    ----------
-    target : NoisyTarget
-    k_max : int, optional
-        Largest rank (default ``min(2 k + 5, min(m, n))``, ``k`` the signal's rank).
-
-    Returns
-    -------
-    (k_max + 1,) array
-        Entry ``k`` is the error of the rank-``k`` truncation (``k = 0``: ``||Y*||_F``).
-
-    Examples
-    --------
-    >>> import mfflow
-    >>> target = mfflow.noisy_target([40.0, 25.0], n=60, noise=1.0, seed=0)
-    >>> errs = truncation_errors(target, k_max=4)
-    >>> int(errs.argmin()), bool(errs[2] < errs[0])
-    (2, True)
-    """
-    if not isinstance(target, NoisyTarget):
-        raise TypeError(f"target: expected a NoisyTarget, got {type(target).__name__}")
-    m, n = target.shape
-    kk = min(2 * target.values.size + 5, min(m, n)) if k_max is None else k_max
-    kk = as_positive_int(kk, "k_max", minimum=0)
-    if kk > min(m, n):
-        raise ValueError(f"k_max: expected at most min(m, n) = {min(m, n)}, got {kk}")
-    P, v, Q = target.left, target.values, target.right
-    if target.symmetric:
-        if kk == 0 or 2 * kk >= n:
-            lam, vec = np.linalg.eigh(target.Y)
-        else:  # both ends of the spectrum: the largest |lam| are among them
-            top = scipy.linalg.eigh(target.Y, subset_by_index=[n - kk, n - 1])
-            bot = scipy.linalg.eigh(target.Y, subset_by_index=[0, kk - 1])
-            lam = np.concatenate([top[0], bot[0]])
-            vec = np.concatenate([top[1], bot[1]], axis=1)
-        order = np.argsort(-np.abs(lam), kind="stable")[:kk]
-        y, u = lam[order], vec[:, order]
-        w = u
-    else:
-        u_, s_, vt_ = scipy.linalg.svd(target.Y, full_matrices=False, lapack_driver="gesdd")
-        y, u, w = s_[:kk], u_[:, :kk], vt_[:kk].T
-    proj = np.sum((u.T @ P) * v * (w.T @ Q), axis=1)  # u_i^T Y* w_i
-    steps = y * y - 2.0 * y * proj
-    err2 = float(np.sum(v * v)) + np.concatenate([[0.0], np.cumsum(steps)])
-    return np.sqrt(np.maximum(err2, 0.0))

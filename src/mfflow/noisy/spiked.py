@@ -1,16 +1,6 @@
-r"""The large-``n`` random-matrix prediction for a spiked noisy target (docs/math.md §12).
-
-For ``Y = Y* + N`` (:func:`mfflow.noisy_target`): the BBP transition, the inflated outliers and
-the overlaps of the sample vectors with the signal's (Baik, Ben Arous & Péché 2005;
-Benaych-Georges & Nadakuditi 2011/2012), the errors of the Eckart-Young truncations, and the
-gradient flow's ``alpha -> 0`` optimal early stopping: the modes above threshold are learned
-one at a time, and the best time is inside one transition, where the mode is learned by the
-fraction ``f* = theta c_l c_r / y`` (a shrinkage no truncation can do). Compare with the exact
-curves of :mod:`mfflow.noisy`.
-
-References: J. Baik, G. Ben Arous, S. Péché, Ann. Probab. 33 (2005); F. Benaych-Georges and
-R. R. Nadakuditi, Adv. Math. 227 (2011) and J. Multivariate Anal. 111 (2012).
-"""
+"""The baselines for a noisy target: Eckart-Young truncations of ``Y`` and the large-``n``
+random-matrix (spiked model) prediction of them and of the flow's optimal stopping
+(docs/math.md §12)."""
 
 from __future__ import annotations
 
@@ -18,9 +8,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
-from .validation import (
+from ..validation import (
     MAGNITUDE_MAX,
     MAGNITUDE_MIN,
     as_alpha,
@@ -28,10 +19,66 @@ from .validation import (
     as_positive_scalar,
     as_values,
 )
+from .target import FloatArray, NoisyTarget
 
-__all__ = ["SpikedPrediction", "spiked_prediction"]
+__all__ = ["SpikedPrediction", "spiked_prediction", "truncation_errors"]
 
-FloatArray = NDArray[np.float64]
+# ---- the baselines -----------------------------------------------------------------------------
+
+
+def truncation_errors(target: NoisyTarget, k_max: int | None = None) -> FloatArray:
+    r"""Errors ``||Yhat_k - Y*||_F`` of the Eckart-Young truncations of the noisy ``Y``.
+
+    ``Yhat_k`` keeps the ``k`` largest singular triples of ``Y`` (symmetric: the ``k``
+    eigenpairs of largest ``|lam|``), the best rank-``k`` approximation of ``Y`` in every
+    unitarily invariant norm: the "truncated SVD" denoiser. From the top triples only:
+    ``||Yhat_k - Y*||^2 = sum_{i<=k} y_i^2 - 2 sum_{i<=k} y_i u_i^T Y* v_i + ||Y*||^2``.
+
+    Parameters
+    ----------
+    target : NoisyTarget
+    k_max : int, optional
+        Largest rank (default ``min(2 k + 5, min(m, n))``, ``k`` the signal's rank).
+
+    Returns
+    -------
+    (k_max + 1,) array
+        Entry ``k`` is the error of the rank-``k`` truncation (``k = 0``: ``||Y*||_F``).
+
+    Examples
+    --------
+    >>> import mfflow
+    >>> target = mfflow.noisy_target([40.0, 25.0], n=60, noise=1.0, seed=0)
+    >>> errs = truncation_errors(target, k_max=4)
+    >>> int(errs.argmin()), bool(errs[2] < errs[0])
+    (2, True)
+    """
+    if not isinstance(target, NoisyTarget):
+        raise TypeError(f"target: expected a NoisyTarget, got {type(target).__name__}")
+    m, n = target.shape
+    kk = min(2 * target.values.size + 5, min(m, n)) if k_max is None else k_max
+    kk = as_positive_int(kk, "k_max", minimum=0)
+    if kk > min(m, n):
+        raise ValueError(f"k_max: expected at most min(m, n) = {min(m, n)}, got {kk}")
+    P, v, Q = target.left, target.values, target.right
+    if target.symmetric:
+        if kk == 0 or 2 * kk >= n:
+            lam, vec = np.linalg.eigh(target.Y)
+        else:  # both ends of the spectrum: the largest |lam| are among them
+            top = scipy.linalg.eigh(target.Y, subset_by_index=[n - kk, n - 1])
+            bot = scipy.linalg.eigh(target.Y, subset_by_index=[0, kk - 1])
+            lam = np.concatenate([top[0], bot[0]])
+            vec = np.concatenate([top[1], bot[1]], axis=1)
+        order = np.argsort(-np.abs(lam), kind="stable")[:kk]
+        y, u = lam[order], vec[:, order]
+        w = u
+    else:
+        u_, s_, vt_ = scipy.linalg.svd(target.Y, full_matrices=False, lapack_driver="gesdd")
+        y, u, w = s_[:kk], u_[:, :kk], vt_[:kk].T
+    proj = np.sum((u.T @ P) * v * (w.T @ Q), axis=1)  # u_i^T Y* w_i
+    steps = y * y - 2.0 * y * proj
+    err2 = float(np.sum(v * v)) + np.concatenate([[0.0], np.cumsum(steps)])
+    return np.sqrt(np.maximum(err2, 0.0))
 
 
 @dataclass(frozen=True, eq=False)
