@@ -123,8 +123,8 @@ def reproduce(
         bool,
         typer.Option(
             "--quick",
-            help="Coarser grids and fewer seeds: the same figures and story, at least 3x "
-            "faster (for a first look and for tests; the numbers are less precise).",
+            help="Coarser grids and fewer seeds, PNGs only: the same figures and story, about "
+            "3x faster (for a first look and for tests; the numbers are less precise).",
         ),
     ] = False,
 ) -> None:
