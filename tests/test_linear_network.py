@@ -393,9 +393,9 @@ def test_lambda_balanced_weights(d_in: int, h: int, d_out: int, lam: float) -> N
 
 
 def test_inits_refuse_and_align() -> None:
-    with pytest.raises(ValueError, match=r"^lam: .*needs h <= d_out = 3"):
+    with pytest.raises(ValueError, match=r"^lam, h: .*needs h <= d_out = 3"):
         lambda_balanced_weights(5, 4, 3, 0.5)
-    with pytest.raises(ValueError, match=r"^lam: .*needs h <= d_in = 2"):
+    with pytest.raises(ValueError, match=r"^lam, h: .*needs h <= d_in = 2"):
         lambda_balanced_weights(2, 4, 5, -0.5)
     with pytest.raises(ValueError, match=r"^scale: expected a number or 2 values"):
         lambda_balanced_weights(2, 2, 2, 0.0, [1.0, 2.0, 3.0])

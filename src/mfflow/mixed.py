@@ -582,6 +582,12 @@ def mixed_phase_diagram(
     g0 = as_rng(seed).standard_normal((m, n)) if G0 is None else as_matrix(G0, "G0")
     if g0.shape != (m, n):
         raise ValueError(f"G0: expected shape {(m, n)}, got {g0.shape}")
+    top = float(np.max(np.abs(g0))) if g0.size else 0.0
+    if top > 0.0 and float(np.min(ss)) * top < MAGNITUDE_MIN:
+        raise ValueError(
+            f"scale: every B0 = scale G0 needs max|B0| >= {MAGNITUDE_MIN:g} (time scales go like "
+            f"its inverse), got scale {float(np.min(ss)):.3g} with max|G0| = {top:.3g}"
+        )
     ystar = task.Ystar
     cap = as_positive_int(max_steps, "max_steps")
     out = {

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..validation import as_nonempty_times, as_real
+from ..validation import as_matrix, as_nonempty_times, as_real
 from .data import as_dataset
 from .kernels import kernel_cosine_distance
 from .trajectory import NetworkTrajectory, linear_network
@@ -185,7 +185,7 @@ def continual_learning(
     tt = as_nonempty_times(t, "t")
     starts = np.concatenate([[0.0], sw])
     phases: list[NetworkTrajectory] = []
-    w1, w2 = W1, W2
+    w1, w2 = as_matrix(W1, "W1"), as_matrix(W2, "W2")  # NumPy throughout (torch: host copy)
     for k in range(K):
         net = linear_network(x, checked[k], w1, w2)
         phases.append(net)

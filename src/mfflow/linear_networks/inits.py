@@ -167,7 +167,7 @@ def lambda_balanced_weights(
     if (lam > 0 and h > d_out) or (lam < 0 and h > d_in):
         side, width = ("W2", f"d_out = {d_out}") if lam > 0 else ("W1", f"d_in = {d_in}")
         raise ValueError(
-            f"lam: a lambda-balanced network with lam = {lam:g} needs h <= {width} ({side} must "
+            f"lam, h: a lambda-balanced network with lam = {lam:g} needs h <= {width} ({side} must "
             f"have rank h), got h = {h}; use lam = 0 (balanced, any h), the other sign, or a "
             "narrower hidden layer"
         )

@@ -251,7 +251,7 @@ def spiked_prediction(
     for j in range(k + 1):
         kept = np.arange(k) < j
         contrib = np.where(kept & det, full, 0.0) + np.where(kept & ~det, excluded + edge**2, 0.0)
-        trunc[j] = math.sqrt(float(np.sum(np.where(kept, contrib, excluded))))
+        trunc[j] = math.sqrt(max(float(np.sum(np.where(kept, contrib, excluded))), 0.0))
     best, mode = float(np.sum(excluded)), 0
     for j in np.flatnonzero(det).tolist():
         val = float(np.sum(full[:j]) + partial[j] + np.sum(excluded[j + 1 :]))
@@ -270,7 +270,7 @@ def spiked_prediction(
         overlap_right=cr,
         detectable=det,
         truncation_errors=trunc,
-        early_stopping_error=math.sqrt(best),
+        early_stopping_error=math.sqrt(max(best, 0.0)),  # a rounding-level negative is 0
         stopping_mode=mode,
         stopping_fraction=frac,
     )

@@ -13,8 +13,8 @@ from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from ..asymmetric.exact import AsymmetricTrajectory
-from ..riccati import Trajectory
-from ..validation import as_positive_int, as_positive_scalar, as_times
+from ..riccati import LT_MAX, Trajectory
+from ..validation import MAGNITUDE_MIN, as_positive_int, as_positive_scalar, as_times
 from .target import AnyTrajectory, FloatArray, NoisyTarget
 
 __all__ = [
@@ -327,7 +327,12 @@ def _scan(traj: AnyTrajectory, t_max: float | None, ppd: int, cap: int) -> Float
     t_lo = 1e-3 / (2.0 * top)
     t_hi = (4.0 * max(math.log(q / w_hi), 1.0) + 10.0) / (2.0 * q)
     if t_max is not None:
-        t_hi = as_positive_scalar(t_max, "t_max")
+        t_hi = as_positive_scalar(t_max, "t_max", minimum=MAGNITUDE_MIN)
+        if t_hi * top > LT_MAX:
+            raise ValueError(
+                f"t_max: expected max|lam| * t_max <= {LT_MAX:g} (every mode has converged far "
+                f"earlier), got t_max = {t_hi:g} with max|lam| = {top:g}"
+            )
         t_lo = min(t_lo, t_hi / 10.0)
     num = max(2, math.ceil(ppd * math.log10(t_hi / t_lo)) + 1)
     parts = [np.zeros(1), np.geomspace(t_lo, t_hi, num)]
@@ -371,7 +376,7 @@ def early_stopping(
     t_max : float, optional
         Horizon of the scan, ``> 0``.
     points_per_decade : int
-        Density of the log-spaced part of the scan (``>= 4``).
+        Density of the log-spaced part of the scan (``4 .. 100000``).
     max_points : int
         Cap on the fine part of the scan (``>= 100``).
 
@@ -389,7 +394,7 @@ def early_stopping(
     True
     """
     _check_pair(traj, target)
-    ppd = as_positive_int(points_per_decade, "points_per_decade", minimum=4)
+    ppd = as_positive_int(points_per_decade, "points_per_decade", minimum=4, maximum=100_000)
     cap = as_positive_int(max_points, "max_points", minimum=100)
     grid = _scan(traj, t_max, ppd, cap)
     cache: dict[bytes, FloatArray] = {}

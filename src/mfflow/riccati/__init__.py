@@ -207,7 +207,9 @@ def closed_form(
                 "outside jit (static), or build the trajectory outside jit and jit its methods"
             )
         basis_tol = 1e-5 if backend.dtype_name == "float32" else 1e-10
-        gamma = 0.0 if weight_decay is None else as_weight_decay(to_numpy(weight_decay))
+        gamma = (
+            0.0 if weight_decay is None else as_weight_decay(to_numpy(weight_decay, "weight_decay"))
+        )
         structure = analyze(host_y, host_u, False if shaped else spectral, basis_tol, gamma)
     elif not isinstance(structure, Structure):
         raise TypeError(f"structure: expected a Structure from analyze(), got {structure!r}")
