@@ -278,29 +278,32 @@ def _rules(get: Callable[[str], Any]) -> Iterator[Problem]:
             if src and known(f"target.{geo}") and get(f"target.{geo}") is not None:
                 yield f"target.{geo}", f"only used without 'spectrum' or 'file' (given: {src[0]!r})"
 
-    kind = get("init.kind")
-    for field, needed_by, why in (
-        ("rank", "low_rank", ""),
-        ("lam", "lambda_balanced", " (U0^T U0 - V0^T V0 = lam I)"),
+    # fields that only one kind of init or operator uses: needed by it, refused by the others
+    for group, rules in (
+        (
+            "init",
+            (("rank", "low_rank", ""), ("lam", "lambda_balanced", " (U0^T U0 - V0^T V0 = lam I)")),
+        ),
+        (
+            "operator",
+            (
+                ("m", "gaussian", " (the number of measurements)"),
+                ("fraction", "completion", " (of observed entries, in (0, 1])"),
+            ),
+        ),
     ):
-        if known("init.kind", f"init.{field}"):
-            value = get(f"init.{field}")
-            if kind == needed_by and value is None:
-                yield f"init.{field}", f"kind {needed_by!r} needs {field!r}{why}"
-            if kind != needed_by and value is not None:
-                yield f"init.{field}", f"only used with kind {needed_by!r}, got kind {kind!r}"
-
-    op = get("operator.kind")
-    for field, needed_by, what in (
-        ("m", "gaussian", " (the number of measurements)"),
-        ("fraction", "completion", " (of observed entries, in (0, 1])"),
-    ):
-        if known("operator.kind", f"operator.{field}"):
-            value = get(f"operator.{field}")
-            if op == needed_by and value is None:
-                yield f"operator.{field}", f"kind {needed_by!r} needs {field!r}{what}"
-            if op != needed_by and value is not None:
-                yield f"operator.{field}", f"only used with kind {needed_by!r}, got kind {op!r}"
+        kind = get(f"{group}.kind")
+        for field, needed_by, what in rules:
+            if known(f"{group}.kind", f"{group}.{field}"):
+                value = get(f"{group}.{field}")
+                if kind == needed_by and value is None:
+                    yield f"{group}.{field}", f"kind {needed_by!r} needs {field!r}{what}"
+                if kind != needed_by and value is not None:
+                    yield (
+                        f"{group}.{field}",
+                        f"only used with kind {needed_by!r}, got kind {kind!r}",
+                    )
+    kind, op = get("init.kind"), get("operator.kind")
 
     if known("times.t_max", "times.values"):
         values = get("times.values")
