@@ -21,7 +21,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["NUMPY", "Backend", "backend_of", "needs_grad", "to_host", "to_numpy"]
+__all__ = ["ABSTRACT", "NUMPY", "Backend", "backend_of", "needs_grad", "to_host", "to_numpy"]
 
 
 def _is_foreign(x: Any) -> bool:
@@ -39,10 +39,15 @@ def _jax_tracer(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+#: What :func:`to_host` returns for an abstract JAX value (under ``jax.jit``): it has no value
+#: yet, only a shape (distinct from a ``None`` input, which is returned as is).
+ABSTRACT: Any = type("Abstract", (), {"__repr__": lambda self: "ABSTRACT"})()
+
+
 def to_host(x: Any) -> Any:
     """A detached host NumPy copy of a torch/JAX array (the concrete value of a JAX tracer under
-    ``jax.grad``); ``None`` for an abstract JAX tracer (under ``jax.jit``); anything else is
-    returned unchanged. Half-precision values are widened (exactly) to float32.
+    ``jax.grad``); :data:`ABSTRACT` for an abstract JAX tracer (under ``jax.jit``); anything
+    else is returned unchanged. Half-precision values are widened (exactly) to float32.
 
     Raises
     ------
@@ -72,7 +77,7 @@ def to_host(x: Any) -> Any:
         try:
             return np.asarray(concrete_or_error(None, x))
         except Exception:  # jax's ConcretizationTypeError: an abstract value under jit
-            return None
+            return ABSTRACT
     return np.asarray(array_api_compat.to_device(x, "cpu"))  # pragma: no cover - other libraries
 
 
@@ -90,7 +95,7 @@ def to_numpy(x: Any, name: str | None = None) -> Any:
         out = to_host(x)
     except TypeError as exc:
         raise TypeError(f"{prefix}{exc}") from None
-    if out is None and x is not None:
+    if out is ABSTRACT:
         raise TypeError(
             f"{prefix}expected a concrete array, got an abstract JAX tracer (under jax.jit): "
             "this computation needs the values"

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..asymmetric import LAMBDA_RTOL, AsymmetricTrajectory, closed_form_asymmetric
-from ..backend import Backend, backend_of, needs_grad, to_host, to_numpy
+from ..backend import ABSTRACT, Backend, backend_of, needs_grad, to_host, to_numpy
 from ..validation import as_relative_tolerance
 from .data import WHITENING_TOL, as_dataset, as_whitened
 from .inits import as_weights, network_lambda
@@ -127,8 +127,8 @@ class NetworkTrajectory:
     def _state(self, t: Any) -> tuple[Any, Any, Any, bool]:
         """``(W (T, d_out, d_in), G_in (T, d_in, d_in), G_out (T, d_out, d_out), scalar)``."""
         xp = self._xp
-        host = None if needs_grad(t) else to_host(t)
-        if host is None:  # a time carrying a gradient (or abstract): finite, straight through
+        host = ABSTRACT if needs_grad(t) else to_host(t)
+        if host is ABSTRACT:  # a time carrying a gradient (or abstract): finite, straight through
             fu, fv = self.flow.factors(t)
             scalar = getattr(t, "ndim", 0) == 0
             if scalar:
@@ -212,7 +212,8 @@ class NetworkTrajectory:
         the NTK, the imbalance and the flow from there on are those of the network. Finite
         times only.
         """
-        if np.any(np.isinf(np.asarray(to_host(t) if not needs_grad(t) else 0.0))):
+        host = ABSTRACT if needs_grad(t) else to_host(t)
+        if host is not ABSTRACT and np.any(np.isinf(np.asarray(host))):
             raise ValueError("t: weights(t) needs finite times (the limit has no factor here)")
         fu, fv = self.flow.factors(t)
         return self._xp.matrix_transpose(fv), fu

@@ -60,7 +60,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from ..backend import backend_of, needs_grad, to_host, to_numpy
+from ..backend import ABSTRACT, backend_of, needs_grad, to_host, to_numpy
 from ..validation import as_alpha, as_weight_decay
 from .differentiable import check_differentiable, differentiable_arrays
 from .kernel import log_frac, log_growth, spectral_residuals, spectral_values
@@ -197,10 +197,8 @@ def closed_form(
     if structure is None:
         host_y = tuple(to_host(y) for y in factor) if factored else to_host(Y)
         host_u = to_host(U0)
-        pairs = [*zip(factor, host_y, strict=True)] if factored else [(Y, host_y)]
-        # None from to_host means an abstract JAX value (a None input is refused by analyze)
-        abstract = any(h is None and x is not None for x, h in [*pairs, (U0, host_u)])
-        if abstract:
+        hosts = [*host_y] if factored else [host_y]
+        if any(h is ABSTRACT for h in [*hosts, host_u]):
             raise ValueError(
                 "structure: Y and U0 are abstract (under jax.jit) and the set-up needs their "
                 "values; pass structure=mfflow.riccati.analyze(Y, U0, spectral=False) computed "
@@ -226,7 +224,7 @@ def closed_form(
         arrays = differentiable_arrays(backend, structure, Y if "Y" in grads else None, U0)
     if "alpha" in grads:
         host_alpha = to_host(alpha)
-        a = as_alpha(host_alpha) if host_alpha is not None else math.nan  # None: abstract
+        a = math.nan if host_alpha is ABSTRACT else as_alpha(host_alpha)
         log_alpha = backend.xp.log(backend.asarray(alpha))
         return Trajectory(structure, a, backend, grads, arrays, log_alpha)
     return Trajectory(structure, as_alpha(to_numpy(alpha, "alpha")), backend, grads, arrays)

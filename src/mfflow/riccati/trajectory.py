@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..backend import NUMPY, Backend, needs_grad, to_host, to_numpy
+from ..backend import ABSTRACT, NUMPY, Backend, needs_grad, to_host, to_numpy
 from ..linalg import eig_clusters, eig_tol
 from ..parallel import map_chunks, num_threads, single_threaded_blas
 from ..validation import (
@@ -219,7 +219,7 @@ class Trajectory:
             host = to_host(t)
         except TypeError as exc:
             raise TypeError(f"t: {exc}") from None
-        if host is None and t is not None:  # abstract (jax.jit): only its shape can be checked
+        if host is ABSTRACT:  # under jax.jit: only its shape can be checked
             if getattr(t, "ndim", 0) > 1:
                 raise ValueError(f"t: expected a scalar or a 1-D array, got shape {t.shape}")
             native = b.xp.reshape(b.asarray(t), (-1,))
