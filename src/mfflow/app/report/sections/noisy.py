@@ -6,7 +6,7 @@ here the target is noisy and stopping is measured against the clean signal ``Y*`
 from __future__ import annotations
 
 import math
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -159,6 +159,16 @@ def compute(p: Setup, cfg: Config) -> xr.Dataset:
     )
 
 
+def _error_panel(ax: Any, t: np.ndarray, title: str) -> None:
+    """Axes, labels, title and legend of a test-error-over-time panel."""
+    ax.set_ylim(0.0, 1.6)
+    ax.set_xlim(t[0], t[-1])
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(r"$\|W(t) - Y^*\|_F / \|Y^*\|_F$")
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=9)
+
+
 def figure(ds: xr.Dataset) -> Figure:
     fig = Figure(figsize=SECTION.figsize, layout="constrained")
     axes = fig.subplots(2, 2).ravel()
@@ -170,23 +180,13 @@ def figure(ds: xr.Dataset) -> Figure:
         ax.plot(ds["t_star"].values[i], ds["error_star"].values[i], "o", color=f"C{i}", ms=6)
     ax.axhline(float(ds["stop_predicted_s1"]), color="k", ls="--", lw=1.0,
                label=r"BBP prediction, $\alpha \to 0$")  # fmt: skip
-    ax.set_ylim(0.0, 1.6)
-    ax.set_xlim(t[0], t[-1])
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(r"$\|W(t) - Y^*\|_F / \|Y^*\|_F$")
-    ax.set_title(rf"(a) exact test error, $n = {n}$, $s = 1$ (dots: optimum)")
-    ax.legend(loc="lower left", fontsize=9)
+    _error_panel(ax, t, rf"(a) exact test error, $n = {n}$, $s = 1$ (dots: optimum)")
     ax = axes[1]
     for i, s in enumerate(ds["noise"].values):
         col = f"C{i + 4}"
         ax.plot(t, ds["noise_curve"].values[i], color=col, lw=1.6, label=f"noise $s = {s:g}$")
         ax.plot(ds["noise_t_star"].values[i], ds["noise_error_star"].values[i], "o", color=col)
-    ax.set_ylim(0.0, 1.6)
-    ax.set_xlim(t[0], t[-1])
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(r"$\|W(t) - Y^*\|_F / \|Y^*\|_F$")
-    ax.set_title(f"(b) {alpha_label(float(ds['curve_alpha']))}, three noise levels")
-    ax.legend(loc="lower left", fontsize=9)
+    _error_panel(ax, t, f"(b) {alpha_label(float(ds['curve_alpha']))}, three noise levels")
     ax = axes[2]
     lv = ds["level"].values
     k = ds["seed"].size
